@@ -1,0 +1,313 @@
+"""Configuration: ``config.yaml`` + CLI overrides -> frozen ``Settings``.
+
+Precedence: CLI flags, then the file, then the ``DEFAULT_*`` values below.
+Validation is strict: an unknown key, a wrong type or a bad regex raises
+``ConfigError`` naming the key and the file.  Secrets never come from the
+file: only the environment variable named by ``github.token_env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_CONCURRENCY = 64
+DEFAULT_HOST_CONCURRENCY = 8
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_USER_AGENT = "linkaudit/0.1 (+https://github.com/linkaudit/linkaudit; link checker for research catalogs)"
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How tenacity retries a retryable failure (timeouts, resets, 5xx, 429)."""
+
+    attempts: int = 3
+    """Total tries per request, the first included."""
+    initial_wait: float = 0.5
+    """First backoff in seconds; doubles each retry."""
+    max_wait: float = 10.0
+    """Cap on one exponential backoff step, in seconds."""
+    jitter: float = 0.5
+    """Random extra wait, up to this many seconds."""
+    max_retry_after: float = 60.0
+    """Longest Retry-After / rate-limit reset we wait for; past it the link is reported `blocked`."""
+    total_time: float = 120.0
+    """Give up retrying one link after this many seconds in all."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    """Overrides for one host (matched case-insensitively, exact host or `*.suffix`)."""
+
+    host: str
+    concurrency: int | None = None
+    min_interval: float | None = None
+    timeout: float | None = None
+    accept: tuple[int, ...] = ()
+    """Extra status codes that count as `ok` for this host (e.g. 403 for a bot wall you trust)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubSettings:
+    """GitHub API endpoints and behaviour (GitHub Enterprise: change the three URLs)."""
+
+    api: str = "https://api.github.com"
+    graphql: str = "https://api.github.com/graphql"
+    web: str = "https://github.com"
+    token_env: str = "GITHUB_TOKEN"
+    batch_size: int = 100
+    check_paths: bool = True
+    """Also check /tree/... and /blob/... paths inside a repository."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoiSettings:
+    """doi.org handle API and the optional Crossref title check."""
+
+    api: str = "https://doi.org"
+    crossref_api: str = "https://api.crossref.org"
+    crossref: bool = False
+    mailto: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """When a run fails (exit 1)."""
+
+    fail_on: tuple[str, ...] = ("broken",)
+    """Statuses that fail the run; only definitive results count."""
+    fail_after_runs: int = 1
+    """Fail only when a link has failed this many runs in a row."""
+    only_new: bool = False
+    """Fail only for links that were not failing in the previous run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs to know; built by ``load_settings``."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    host_concurrency: int = DEFAULT_HOST_CONCURRENCY
+    min_interval: float = 0.0
+    """Minimum seconds between two requests to the same host."""
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float = 10.0
+    max_redirects: int = 10
+    max_body_bytes: int = 262_144
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private_hosts: bool = False
+    http2: bool = True
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    hosts: tuple[HostSettings, ...] = ()
+    exclude: tuple[str, ...] = ()
+    """Regexes; a matching URL is `skipped`."""
+    include: tuple[str, ...] = ()
+    """Regexes; if any are given, only matching URLs are checked."""
+    github: GitHubSettings = field(default_factory=GitHubSettings)
+    doi: DoiSettings = field(default_factory=DoiSettings)
+    cache_ttl: float = 86_400.0
+    use_cache: bool = True
+    history_path: str = ".linkaudit/history.db"
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    reports_dir: str = "reports"
+    check_suggestions: bool = True
+
+    def host_settings(self, host: str) -> HostSettings | None:
+        """The override entry for ``host``, exact match first, then the longest ``*.suffix`` match."""
+        host = host.lower()
+        best: HostSettings | None = None
+        for entry in self.hosts:
+            pattern = entry.host.lower()
+            if pattern == host:
+                return entry
+            if pattern.startswith("*.") and (host == pattern[2:] or host.endswith(pattern[1:])):
+                if best is None or len(pattern) > len(best.host):
+                    best = entry
+        return best
+
+    def effective_concurrency(self, host: str) -> int:
+        """Per-host concurrency: the host's override, else the global per-host value."""
+        entry = self.host_settings(host)
+        return entry.concurrency if entry and entry.concurrency else self.host_concurrency
+
+    def effective_min_interval(self, host: str) -> float:
+        """Per-host minimum interval between requests."""
+        entry = self.host_settings(host)
+        return entry.min_interval if entry and entry.min_interval is not None else self.min_interval
+
+    def effective_timeout(self, host: str) -> float:
+        """Per-host read timeout."""
+        entry = self.host_settings(host)
+        return entry.timeout if entry and entry.timeout is not None else self.timeout
+
+    def accepted_statuses(self, host: str) -> frozenset[int]:
+        """Extra status codes treated as `ok` for ``host``."""
+        entry = self.host_settings(host)
+        return frozenset(entry.accept) if entry else frozenset()
+
+    def github_token(self) -> str | None:
+        """The GitHub token from the environment (never from the file); None when unset or empty."""
+        token = os.environ.get(self.github.token_env, "").strip()
+        return token or None
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert lists/dicts into the dataclass tree."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin is tuple:
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        item_tp = args[0] if args else Any
+        return tuple(_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is Mapping or tp is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return {str(k): _convert(v, args[1] if args else Any, f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")
+
+
+def _build(cls: Any, data: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(map(str, data)) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{where}.{name}" if where else str(name)
+        kwargs[str(name)] = _convert(value, hints[str(name)], key)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _validate(settings: Settings) -> None:
+    positive = {
+        "concurrency": settings.concurrency,
+        "host_concurrency": settings.host_concurrency,
+        "max_redirects": settings.max_redirects + 1,
+        "retry.attempts": settings.retry.attempts,
+        "github.batch_size": settings.github.batch_size,
+        "policy.fail_after_runs": settings.policy.fail_after_runs,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"'{key}' must be at least 1")
+    if settings.timeout <= 0:
+        raise ConfigError("'timeout' must be positive")
+    if settings.github.batch_size > 100:
+        raise ConfigError("'github.batch_size' must be at most 100 (GitHub's GraphQL node limit per query)")
+    for key in ("exclude", "include"):
+        for i, pattern in enumerate(getattr(settings, key)):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"'{key}[{i}]' is not a valid regex ({exc}): {pattern!r}") from exc
+    valid = {"ok", "redirected", "broken", "blocked", "error", "skipped"}
+    for status in settings.policy.fail_on:
+        if status not in valid:
+            raise ConfigError(f"'policy.fail_on' has unknown status {status!r} (one of {', '.join(sorted(valid))})")
+    for entry in settings.hosts:
+        if entry.concurrency is not None and entry.concurrency < 1:
+            raise ConfigError(f"'hosts' entry {entry.host!r}: concurrency must be at least 1")
+
+
+def settings_from_mapping(data: Mapping[str, Any], *, origin: str = "config") -> Settings:
+    """Build validated ``Settings`` from an already-parsed mapping; errors name ``origin``."""
+    try:
+        settings = _build(Settings, data, "")
+        _validate(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+    return typing.cast(Settings, settings)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read ``path`` (YAML; optional), apply ``overrides`` (dotted keys allowed) and validate.
+
+    With ``path`` None, ``./config.yaml`` is not read implicitly: the defaults
+    are the documented defaults, so a run is reproducible from its flags.
+    """
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        import yaml  # deferred: keeps `linkaudit --help` fast
+
+        origin = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: config file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: invalid YAML{where}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return settings_from_mapping(data, origin=origin)

@@ -1,0 +1,220 @@
+"""The values that flow between linkaudit's stages.
+
+catalog -> ``Paper``; find -> ``RawLink``; repair/classify -> ``Link``;
+check -> ``CheckResult``; report -> ``Report``.  Every value is a frozen,
+slotted dataclass whose collections are tuples; enums carry exactly the words
+used in the JSON contracts (``linkaudit.extract/1``, ``linkaudit.report/1``).
+No I/O and no third-party types live here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NewType
+
+LinkKey = NewType("LinkKey", str)
+"""De-duplication key of a link, e.g. ``github:owner/repo`` or ``doi:10.1109/x``."""
+
+EXTRACT_SCHEMA = "linkaudit.extract/1"
+REPORT_SCHEMA = "linkaudit.report/1"
+
+
+class Kind(enum.StrEnum):
+    """What a link points at; decides which checker verifies it."""
+
+    DOI = "doi"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    GITEE = "gitee"
+    HUGGINGFACE = "huggingface"
+    PAGES = "pages"
+    SHORTLINK = "shortlink"
+    WEB = "web"
+
+
+class Status(enum.StrEnum):
+    """The verdict on one link.  ``broken`` is always definitive; ``blocked``/``error`` never are."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    BROKEN = "broken"
+    BLOCKED = "blocked"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Confidence(enum.StrEnum):
+    """How sure the extractor is that a link is what the author meant."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class CodeClaim(enum.StrEnum):
+    """Whether a paper links its code, claims code without a link, or says nothing."""
+
+    LINKED = "linked"
+    CLAIMED_NO_LINK = "claimed-no-link"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where something was written: a file path (``-`` for stdin) and a 1-based line."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One catalog entry.
+
+    ``id`` is the catalog's id as a string (unique only within one file);
+    ``source`` points at the heading line; ``abstract`` is kept for claim
+    detection but not emitted in the JSON contract.
+    """
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    venue: str | None
+    doi: str | None
+    source: SourceRef
+    code: CodeClaim = CodeClaim.NONE
+    url: str | None = None
+    abstract: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RawLink:
+    """What the finder saw: possibly garbled text, not yet validated."""
+
+    text: str
+    source: SourceRef
+    paper_id: str | None
+    hint: str = ""
+    """Which finder produced it (``markdown``, ``html``, ``bare``, ``spaced``, ``schemeless``, ``doi``...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One change the extractor made to the text as written."""
+
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A repaired, classified link, ready to be checked.
+
+    ``url`` is absolute http(s); ``original`` is the text as written;
+    ``suggestions`` are candidate URLs for the checker to try when ``url``
+    fails (only the ones that exist get reported).
+    """
+
+    url: str
+    original: str
+    kind: Kind
+    key: LinkKey
+    paper_id: str | None
+    source: SourceRef
+    repairs: tuple[Repair, ...] = ()
+    confidence: Confidence = Confidence.HIGH
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The extractor's whole output for one or more files."""
+
+    papers: tuple[Paper, ...]
+    links: tuple[Link, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepoInfo:
+    """What a code host's API told about a repository."""
+
+    archived: bool = False
+    renamed_to: str | None = None
+    stars: int | None = None
+    pushed_at: str | None = None
+    empty: bool = False
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DoiInfo:
+    """What doi.org (and optionally Crossref) told about a DOI."""
+
+    registered: bool
+    target: str | None = None
+    title: str | None = None
+    title_matches: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One place a link is cited: the paper id (or None), the file and line, the paper title."""
+
+    paper: str | None
+    path: str
+    line: int
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict on one unique link key, with the evidence behind it."""
+
+    key: LinkKey
+    url: str
+    kind: Kind
+    status: Status
+    definitive: bool
+    http_status: int | None = None
+    final_url: str | None = None
+    redirects: tuple[str, ...] = ()
+    attempts: int = 0
+    detail: str = ""
+    repo: RepoInfo | None = None
+    doi: DoiInfo | None = None
+    suggestions: tuple[str, ...] = ()
+    """Candidate URLs that were checked and exist ("did you mean")."""
+    papers: tuple[Citation, ...] = ()
+    original: str | None = None
+    repairs: tuple[Repair, ...] = ()
+    confidence: Confidence = Confidence.HIGH
+    checked_at: str | None = None
+    elapsed_ms: int | None = None
+    from_cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A link's record across runs, from the history database."""
+
+    key: LinkKey
+    first_seen: str | None = None
+    last_ok: str | None = None
+    consecutive_failures: int = 0
+    first_failed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A whole audit: one result per unique link plus the papers that claim code without a link."""
+
+    results: tuple[CheckResult, ...]
+    papers: tuple[Paper, ...] = ()
+    sources: tuple[str, ...] = ()
+    started_at: str | None = None
+    duration_s: float | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    interrupted: bool = False
+    schema: str = REPORT_SCHEMA
