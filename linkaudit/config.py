@@ -130,9 +130,9 @@ class Settings:
             pattern = entry.host.lower()
             if pattern == host:
                 return entry
-            if pattern.startswith("*.") and (host == pattern[2:] or host.endswith(pattern[1:])):
-                if best is None or len(pattern) > len(best.host):
-                    best = entry
+            suffix_match = pattern.startswith("*.") and (host == pattern[2:] or host.endswith(pattern[1:]))
+            if suffix_match and (best is None or len(pattern) > len(best.host)):
+                best = entry
         return best
 
     def effective_concurrency(self, host: str) -> int:

@@ -125,6 +125,8 @@ class Link:
     repairs: tuple[Repair, ...] = ()
     confidence: Confidence = Confidence.HIGH
     suggestions: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Why a link looks suspect (low confidence) even though nothing was repaired."""
 
 
 @dataclass(frozen=True, slots=True)

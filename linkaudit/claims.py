@@ -1,0 +1,55 @@
+"""Code claims: a paper's abstract + its links -> ``CodeClaim``.
+
+``linked`` when the abstract carries any code/project link; ``claimed-no-link``
+when it says code, models or data *are* or *will be* available/released but
+gives no usable link ("available at here.", "available online"); else ``none``.
+Mentions of other people's public data ("on two publicly available datasets")
+are not claims: the pattern needs a copula or "make ... available".
+"""
+
+from __future__ import annotations
+
+import re
+
+from .model import CodeClaim
+
+_TAG_RE = re.compile(r"<[^>]{0,400}>")
+_SUBJECT = (
+    r"(?:source\s+)?codes?|implementations?|models?|checkpoints?|weights|datasets?|data|software|toolbox|"
+    r"library|benchmark|project|demos?|pre-?trained\s+models?|it|them|all"
+)
+_COPULA = r"(?:is|are|will\s+be|would\s+be|shall\s+be|has\s+been|have\s+been|to\s+be|can\s+be|be)"
+CLAIM_RES = (
+    # "Code and models are available at here.", "The code will be made publicly available."
+    re.compile(
+        rf"\b(?:{_SUBJECT})\b(?!-)[^.;]{{0,80}}?\b{_COPULA}\s+(?:made\s+)?(?:(?:publicly|freely|openly|fully)\s+)?"
+        r"(?:available|released|open[- ]?sourced|public)\b",
+        re.IGNORECASE,
+    ),
+    # "we will make it publicly available", "we make our code and data available"
+    re.compile(
+        r"\bmake\s+(?:(?:it|them|our|the|all|this|these|both|code|codes|source|models?|data|datasets?|and|"
+        r"pre-?trained|implementation)\s+){1,6}(?:(?:publicly|freely|openly)\s+)?available\b",
+        re.IGNORECASE,
+    ),
+    # "Code: coming soon", "Code is at ..."
+    re.compile(r"\b(?:source\s+)?codes?\s*(?::|is\s+at|are\s+at)\s", re.IGNORECASE),
+)
+_NEGATION_RE = re.compile(r"\b(?:not|never|no|none|neither|nor|no longer|un-?available)\b", re.IGNORECASE)
+
+
+def claims_code(abstract: str) -> bool:
+    """True when the abstract says the authors' code/models/data are or will be available."""
+    text = _TAG_RE.sub(" ", abstract)
+    for pattern in CLAIM_RES:
+        for match in pattern.finditer(text):
+            if not _NEGATION_RE.search(match.group()):
+                return True
+    return False
+
+
+def code_claim(abstract: str, *, has_link: bool) -> CodeClaim:
+    """The paper's ``CodeClaim`` from its abstract and whether any code/project link was found in it."""
+    if has_link:
+        return CodeClaim.LINKED
+    return CodeClaim.CLAIMED_NO_LINK if claims_code(abstract) else CodeClaim.NONE

@@ -1,0 +1,106 @@
+"""Classification: a repaired URL -> (``Kind``, ``LinkKey``).
+
+The key de-duplicates links across papers and runs: ``github:owner/repo``
+(lower-cased, whatever the scheme, path or ``.git``), ``doi:10.x/y``
+(lower-cased), ``pages:host/path``, ``short:host/Path`` (shortlink paths are
+case-sensitive), ``web:host/path?query``.  Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+from .hosts import DOI_HOSTS, SHORTLINK_HOSTS
+from .model import Kind, LinkKey
+
+# First path segments of github.com that are site pages, not users or organisations.
+GITHUB_RESERVED = frozenset(
+    {
+        "about", "features", "pricing", "orgs", "topics", "marketplace", "sponsors", "settings", "login", "join",
+        "explore", "trending", "collections", "events", "search", "notifications", "new", "enterprise",
+        "security", "apps", "site", "contact", "customer-stories", "readme", "team", "issues", "pulls",
+        "codespaces", "users", "organizations", "signup", "home", "dashboard", "account", "nonprofit", "mobile",
+    }
+)
+
+DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+
+
+def host_of(url: str) -> str:
+    """The lower-cased host of ``url`` (no port, no trailing dot); empty if there is none."""
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
+def doi_of(url: str) -> str | None:
+    """The DOI a doi.org URL names (``https://doi.org/10.1/x`` -> ``10.1/x``), else None."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in DOI_HOSTS:
+        return None
+    doi = unquote(parts.path.lstrip("/"))
+    return doi if DOI_RE.match(doi) else None
+
+
+def github_repo(url: str) -> tuple[str, str | None] | None:
+    """(owner, repo or None) of a github.com URL; None for other hosts and site pages."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in ("github.com", "www.github.com"):
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments or segments[0].lower() in GITHUB_RESERVED:
+        return None
+    owner = segments[0]
+    repo = segments[1] if len(segments) > 1 else None
+    if repo is not None and repo.lower().endswith(".git"):
+        repo = repo[:-4] or None
+    return owner, repo
+
+
+def _path_key(path: str) -> str:
+    path = path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    return path
+
+
+def classify_url(url: str) -> tuple[Kind, LinkKey]:
+    """The kind and de-duplication key of an absolute http(s) URL."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    path = parts.path
+    query = f"?{parts.query}" if parts.query else ""
+    doi = doi_of(url)
+    if doi is not None:
+        return Kind.DOI, LinkKey(f"doi:{doi.lower()}")
+    repo = github_repo(url)
+    if repo is not None:
+        owner, name = repo
+        return Kind.GITHUB, LinkKey(f"github:{owner.lower()}/{name.lower()}" if name else f"github:{owner.lower()}")
+    segments = [s for s in path.split("/") if s]
+    if host in ("gitlab.com", "www.gitlab.com") and segments:
+        # groups nest (gitlab.com/a/b/c); "/-/" starts the in-project part of a path
+        project = segments[: segments.index("-")] if "-" in segments else segments
+        name = "/".join(project).lower().removesuffix(".git")
+        return Kind.GITLAB, LinkKey(f"gitlab:{name}")
+    if host in ("gitee.com", "www.gitee.com") and segments:
+        name = "/".join(segments[:2]).lower().removesuffix(".git")
+        return Kind.GITEE, LinkKey(f"gitee:{name}")
+    if host in ("huggingface.co", "www.huggingface.co") and segments:
+        if segments[0] in ("datasets", "spaces") and len(segments) >= 3:
+            name = "/".join(segments[:3])
+        else:
+            name = "/".join(segments[:2])
+        return Kind.HUGGINGFACE, LinkKey(f"huggingface:{name.lower()}")
+    if host.endswith(".github.io") or host.endswith(".gitlab.io"):
+        return Kind.PAGES, LinkKey(f"pages:{host}{_path_key(path)}{query}")
+    if host in SHORTLINK_HOSTS:
+        return Kind.SHORTLINK, LinkKey(f"short:{host}{_path_key(path)}{query}")
+    try:
+        number = parts.port
+    except ValueError:  # a garbled port: keep the text so distinct garbles stay distinct
+        number = None
+    port = f":{number}" if number and number not in (80, 443) else ""
+    return Kind.WEB, LinkKey(f"web:{host}{port}{_path_key(path)}{query}")
