@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from .classify import doi_of
 from .model import Paper, SourceRef
 
-HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*\[(?P<id>[^\]\n]{1,64})\][ \t]*(?P<title>[^\n]*)$", re.MULTILINE)
-FIELD_RE = re.compile(r"^[ \t]*\*\*(?P<name>[A-Za-z][\w ]{0,30})\*\*[ \t]*:?[ \t]*(?P<value>[^\n]*)$", re.MULTILINE)
-SEPARATOR_RE = re.compile(r"^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$", re.MULTILINE)
+# Patterns start with a literal "\n" (the text is searched with one prepended) so that the regex
+# engine jumps from line to line instead of testing every character for a line start.
+HEADING_RE = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]*\[(?P<id>[^\]\n]{1,64})\][ \t]*(?P<title>[^\n]*)")
+FIELD_RE = re.compile(r"\n[ \t]*\*\*(?P<name>[A-Za-z][\w ]{0,30})\*\*[ \t]*:?[ \t]*(?P<value>[^\n]*)")
+SEPARATOR_RE = re.compile(r"\n[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*(?=\n|$)")
 MD_LINK_RE = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
 URL_IN_TEXT_RE = re.compile(r"https?://\S+")
 DOI_IN_TEXT_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\]\)>\"']+)")
@@ -71,16 +73,17 @@ def _url_and_doi(value: str) -> tuple[str | None, str | None]:
 
 def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
     """Every paper in ``text`` (already newline-normalised), with its block's offsets."""
+    text = "\n" + text  # offsets below are shifted by one; see the patterns' comment
     headings = list(HEADING_RE.finditer(text))
     spans: list[PaperSpan] = []
-    line = 1
+    line = 0  # the prepended "\n" is counted too
     last = 0
     for i, heading in enumerate(headings):
-        start = heading.start()
-        end = headings[i + 1].start() if i + 1 < len(headings) else len(text)
+        start = heading.start() + 1  # the heading's first character (after its "\n")
+        end = headings[i + 1].start() + 1 if i + 1 < len(headings) else len(text)
         line += text.count("\n", last, start)
         last = start
-        block = text[start:end]
+        block = text[start - 1:end]
         fields: dict[str, tuple[str, int]] = {}
         abstract_from: int | None = None
         for field in FIELD_RE.finditer(block):
@@ -103,7 +106,7 @@ def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
         for name in URL_FIELDS:
             if name in fields:
                 url, doi = _url_and_doi(fields[name][0])
-                url_line = line + block.count("\n", 0, fields[name][1])
+                url_line = line + block.count("\n", 0, fields[name][1] + 1) - 1
                 if url or doi:
                     break
         if abstract_from is not None:
@@ -111,7 +114,7 @@ def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
             sep = SEPARATOR_RE.search(abstract)
             abstract = abstract[: sep.start()] if sep else abstract
         else:
-            abstract = FIELD_RE.sub("", block[heading.end() - start:])
+            abstract = FIELD_RE.sub("", block[heading.end() - start + 1:])
         paper = Paper(
             id=heading.group("id").strip(),
             title=heading.group("title").strip(),
@@ -122,5 +125,5 @@ def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
             url=url,
             abstract=abstract.strip(),
         )
-        spans.append(PaperSpan(paper=paper, start=start, end=end, url_line=url_line))
+        spans.append(PaperSpan(paper=paper, start=start - 1, end=end - 1, url_line=url_line))
     return tuple(spans)

@@ -38,13 +38,19 @@ CLAIM_RES = (
 _NEGATION_RE = re.compile(r"\b(?:not|never|no|none|neither|nor|no longer|un-?available)\b", re.IGNORECASE)
 
 
+# Every claim holds one of these words; only the text around them is searched with the full patterns.
+_KEYWORD_RE = re.compile(r"availab|releas|open[- ]?sourc|public|\bcodes?\s*(?::|is\s+at|are\s+at)", re.IGNORECASE)
+
+
 def claims_code(abstract: str) -> bool:
     """True when the abstract says the authors' code/models/data are or will be available."""
-    text = _TAG_RE.sub(" ", abstract)
-    for pattern in CLAIM_RES:
-        for match in pattern.finditer(text):
-            if not _NEGATION_RE.search(match.group()):
-                return True
+    text = _TAG_RE.sub(" ", abstract) if "<" in abstract else abstract
+    for keyword in _KEYWORD_RE.finditer(text):
+        window = text[max(0, keyword.start() - 160):keyword.end() + 40]
+        for pattern in CLAIM_RES:
+            for match in pattern.finditer(window):
+                if not _NEGATION_RE.search(match.group()):
+                    return True
     return False
 
 

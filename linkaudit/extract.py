@@ -115,7 +115,11 @@ def read_source(path: str, stdin: IO[str] | IO[bytes] | None = None) -> tuple[st
 def _links_of_text(text: str, path: str, spans_offsets: list[tuple[int, str]]) -> list[Link]:
     links: list[Link] = []
     seen: set[tuple[str | None, str]] = set()
+    seen_raw: set[tuple[str | None, str]] = set()
     for raw in find_in_text(text, path=path, papers=spans_offsets):
+        if (raw.paper_id, raw.text) in seen_raw:  # [url](url): the same text twice
+            continue
+        seen_raw.add((raw.paper_id, raw.text))
         repaired = repair_link(raw)
         if repaired is None:
             continue

@@ -1,13 +1,20 @@
 """Finding: catalog text -> ``RawLink`` candidates (text as written, possibly garbled).
 
-One pass of one compiled pattern over the whole text finds every place a
-link may start: a scheme, garbled or not (``https://``, ``httpsr//``,
-``ht tps: / /``, ``http:/``); ``www.``; a DOI; a scheme-less host name.  The
-Python code then only looks at those places: where the link ends (balanced
-brackets, spaced-out garbles), and whether a scheme-less name is a link at
-all.  Markdown links, ``<autolinks>``, ``href=``/``src=`` attributes,
-``\\url{}``/``\\href{}{}`` and footnote links are all covered, because the
-URL inside each is found where it stands.
+Three fast scans over the whole text find every place a link may stand, each
+anchored on a literal so the regex engine skips ahead at C speed:
+
+* ``//`` (or ``/ /``), then a look back for a scheme, garbled or not
+  (``https://``, ``httpsr//``, ``https//``, ``ht tps: / /``); ``:/`` for ``http:/``;
+* ``10.NNNN/`` for a DOI written as text;
+* ``.tld`` for a scheme-less host name (``git.io/RePaint``, ``x.github.io``,
+  ``www.example.org``), then a walk back to the start of the name.
+
+Python only looks at those places: where the link ends (balanced brackets,
+spaced-out garbles) and whether a scheme-less name is a link at all.
+Markdown links, ``<autolinks>``, ``href=``/``src=``, ``\\url{}``/``\\href{}{}``
+and footnote links are covered because the URL inside each is found where it
+stands.  Look-alike characters (full-width colon, Unicode hyphens, zero-width
+spaces) are tolerated here and normalised by the repairer.
 
 Never invents links: namespace URIs in ``xmlns`` attributes, e-mail
 addresses, file names (``model.pth``, ``train.py``) and domains merely named
@@ -19,36 +26,35 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
 from .hosts import SCHEMELESS_TLDS, SHORTLINK_HOSTS, nearest_code_host
 from .model import RawLink, SourceRef
-from .repair import LOOKALIKE_RE, LOOKALIKE_TABLE, ZERO_WIDTH_MARK
 
-_TLD_ALT = "|".join(sorted(SCHEMELESS_TLDS, key=len, reverse=True))
-_SP = r"[ \t]"
-_LABEL = r"[a-z0-9\ue000](?:[a-z0-9\ue000-]{0,62}[a-z0-9\ue000])?"
+_ZW = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_HYPHENS = "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"
 
-TRIGGER = re.compile(
-    rf"""
-    (?P<scheme>(?<![a-z0-9])h{_SP}?t{_SP}?t?{_SP}?p(?:{_SP}?s)?(?:{_SP}?[:;]{_SP}?/{_SP}?/?|r?{_SP}?/{_SP}?/))
-  | (?P<doi>(?<![\w./-])(?:doi:{_SP}?)?10\.\d{{4,9}}/(?=[^\s]))
-  | (?P<host>(?<![\w@./:%+~=\ue000-]){_LABEL}(?:\.{_LABEL})*(?:\.|,)(?:{_TLD_ALT}|corn|con)(?![a-z0-9\ue000-]))
-    """,
-    re.IGNORECASE | re.VERBOSE,
+SLASHES_RE = re.compile(r"/[ \t]?/")
+SINGLE_SLASH_RE = re.compile(r":/(?![ \t]?/)")
+DOI_RE = re.compile(r"10\.\d{4,9}/(?=\S)")
+DOT_TLD_RE = re.compile(rf"[.,\uff0e\u3002]([a-zA-Z]{{2,}})(?![\w{_HYPHENS}-])")
+# A scheme just before an anchor, read backwards from the anchor (``\Z`` = at the anchor).
+SCHEME_BEFORE_RE = re.compile(
+    r"(?<![A-Za-z0-9])h[ \t]?t[ \t]?t?[ \t]?p(?:[ \t]?s)?(?:[ \t]?[:;\uff1a]|r)?[ \t]?\Z", re.IGNORECASE
 )
+DOI_PREFIX_RE = re.compile(r"doi:[ \t]?\Z", re.IGNORECASE)
 
 # Characters a URL path may hold here (brackets are balanced later; braces and backslashes end LaTeX).
 PATH_RE = re.compile(r"[^\s<>\"'`{}|\\^\[\]]*")
-HOST_RE = re.compile(r"[\w.,\-\ue000]+(?::\d+)?", re.ASCII | re.IGNORECASE)
-NAMESPACE_ATTR_RE = re.compile(r"xmlns(?::[\w-]+)?\s*=\s*[\"']?$", re.IGNORECASE)
+HOST_RE = re.compile(rf"[\w.,\-{_ZW}{_HYPHENS}\uff0e]+(?::\d+)?")
+HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._" + _ZW + _HYPHENS)
+NAMESPACE_ATTR_RE = re.compile(r"xmlns(?::[\w-]+)?\s*=\s*[\"']?\Z", re.IGNORECASE)
 # Words after which a bare domain name (no path) is offered as a link: "available at x.org", "page: x.org".
-CUE_RE = re.compile(r"(?:\b(?:at|via|visit|see)|:)\s*$", re.IGNORECASE)
+CUE_RE = re.compile(r"(?:\b(?:at|via|visit|see)|:)\s*\Z", re.IGNORECASE)
 SHORT_FRAGMENT_RE = re.compile(r"[ \t]([A-Za-z0-9]{1,2}[.,;:!?)]*)(?=\s|$)")
-
-
-def normalise_lookalikes(text: str) -> str:
-    """``text`` with look-alike characters mapped to ASCII one to one (same length, same offsets)."""
-    return text.translate(LOOKALIKE_TABLE) if LOOKALIKE_RE.search(text) else text
+# Characters that, right before a host name, mean it is part of something else (a path, an address, a word).
+NOT_BEFORE_HOST = frozenset("@/.:%+~=\\" + _HYPHENS)
+CODE_SUFFIXES = ("github.com", "github.io", "gitlab.com", "gitlab.io", "gitee.com", "huggingface.co")
 
 
 class LineIndex:
@@ -68,21 +74,38 @@ def _line_end(text: str, pos: int) -> int:
     return len(text) if end == -1 else end
 
 
+def _clean_host(host: str) -> str:
+    host = host.lower().replace(",", ".").replace("\uff0e", ".").replace("\u3002", ".")
+    for ch in _ZW:
+        host = host.replace(ch, "")
+    for ch in _HYPHENS:
+        host = host.replace(ch, "-")
+    return host.rstrip(".")
+
+
+@lru_cache(maxsize=4096)
+def _plausible_host(host: str) -> bool:
+    """A joined host looks like a real name: a code host (maybe misspelt) or a name with a known TLD."""
+    host = _clean_host(host)
+    if nearest_code_host(host) is not None:
+        return True
+    labels = host.split(".")
+    return len(labels) >= 2 and all(labels) and labels[-1] in SCHEMELESS_TLDS
+
+
 def _spaced_extent(text: str, pos: int, limit: int) -> int:
     """End of a spaced-out URL (``gi thub. com/ lslrh/CPSL``) whose scheme ends at ``pos``."""
     slash = text.find("/", pos, min(limit, pos + 80))
     if slash == -1:
-        match = HOST_RE.match(text, pos)
+        match = HOST_RE.match(text, pos, limit)
         return match.end() if match else pos
     host = text[pos:slash]
-    joined = re.sub(r"[ \t]+", "", host)
-    if not re.fullmatch(r"[\w.,\- \t\ue000]+", host, re.ASCII) or not _plausible_host(joined):
-        match = HOST_RE.match(text, pos)
+    if not re.fullmatch(rf"[\w.,\- \t{_ZW}{_HYPHENS}]+", host) or not _plausible_host(re.sub(r"[ \t]+", "", host)):
+        match = HOST_RE.match(text, pos, limit)
         return match.end() if match else pos
     end = slash
     while end < limit:
-        match = PATH_RE.match(text, end, limit)
-        end = match.end() if match else end
+        end = PATH_RE.match(text, end, limit).end()  # type: ignore[union-attr]
         if end >= limit or text[end] not in " \t":
             break
         after = end
@@ -99,17 +122,19 @@ def _spaced_extent(text: str, pos: int, limit: int) -> int:
     return end
 
 
-def _plausible_host(host: str) -> bool:
-    """A joined host looks like a real name: a code host (maybe misspelt) or a name with a known TLD."""
-    host = host.lower().replace(",", ".").replace(ZERO_WIDTH_MARK, "").rstrip(".")
-    if nearest_code_host(host) is not None:
-        return True
-    labels = host.split(".")
-    return len(labels) >= 2 and all(labels) and labels[-1] in SCHEMELESS_TLDS
+def _spaced_host_follows(text: str, pos: int, limit: int) -> bool:
+    """After an unspaced scheme, is the host itself spaced out (``https://gi thub.com/x``)?"""
+    slash = text.find("/", pos, min(limit, pos + 40))
+    if slash == -1:
+        return False
+    host = text[pos:slash]
+    return bool(re.fullmatch(r"[\w.\- \t]+", host)) and nearest_code_host(re.sub(r"\s+", "", host)) is not None
 
 
 def _balanced_end(text: str, start: int, end: int) -> int:
     """Shrink ``[start, end)`` so that closing brackets stay balanced (markdown ``[x](url)``)."""
+    if text.find(")", start, end) == -1:
+        return end
     depth = 0
     for i in range(start, end):
         ch = text[i]
@@ -122,98 +147,132 @@ def _balanced_end(text: str, start: int, end: int) -> int:
     return end
 
 
+def _scheme_extent(text: str, start: int, scheme_end: int, limit: int) -> tuple[int, str]:
+    """End of a URL whose (possibly garbled) scheme spans ``[start, scheme_end)``."""
+    if re.search(r"[ \t]", text[start:scheme_end]):
+        return _spaced_extent(text, scheme_end, limit), "spaced"
+    host = HOST_RE.match(text, scheme_end, limit)
+    end = host.end() if host else scheme_end
+    if end < limit and text[end] in "/?#":
+        end = PATH_RE.match(text, end, limit).end()  # type: ignore[union-attr]
+    elif host and end < limit and text[end] in " \t" and _spaced_host_follows(text, scheme_end, limit):
+        return _spaced_extent(text, scheme_end, limit), "spaced"
+    return end, "url"
+
+
+def _schemeless_extent(text: str, start: int, host_end: int, limit: int) -> int | None:
+    """End of a scheme-less link whose host name spans ``[start, host_end)``, or None when it is no link."""
+    host = _clean_host(text[start:host_end])
+    has_path = host_end + 1 < limit and text[host_end] == "/" and not text[host_end + 1].isspace()
+    code_host = nearest_code_host(host) or host
+    is_code = code_host.endswith(CODE_SUFFIXES)
+    if "," in text[start:host_end] and not is_code:
+        return None
+    if not is_code and code_host.rsplit(".", 1)[-1] not in SCHEMELESS_TLDS:
+        return None
+    if not has_path:
+        cue = CUE_RE.search(text, max(0, start - 12), start)
+        if code_host in ("github.com", "gitlab.com", "gitee.com", "huggingface.co"):
+            return None  # the bare site name in prose ("hosted on GitHub.com")
+        if not ((is_code and code_host.count(".") >= 2) or host.startswith("www.") or cue):
+            return None
+        return host_end
+    if not (code_host in SHORTLINK_HOSTS or is_code or host.startswith("www.")):
+        # "example.com/abc" is a link; "e.g./x" or "1.5/2" is not: the path must start with a word character
+        nxt = text[host_end + 1]
+        if not (nxt.isalnum() or nxt in "~_-"):
+            return None
+    return _balanced_end(text, start, PATH_RE.match(text, host_end, limit).end())  # type: ignore[union-attr]
+
+
+def _host_start(text: str, dot: int) -> int:
+    """Walk back from a host's last dot to the first character of the host name."""
+    i = dot
+    lo = max(0, dot - 253)
+    while i > lo and text[i - 1] in HOST_CHARS:
+        i -= 1
+    while i < dot and text[i] in "._-" + _HYPHENS:
+        i += 1
+    return i
+
+
+def _anchors(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, anchor end, kind order, kind) of every place a link may start, in text order."""
+    found: list[tuple[int, int, int, str]] = []
+    for m in SLASHES_RE.finditer(text):
+        s = m.start()
+        # fast path for the common, clean schemes; the regex handles the garbles
+        if text.startswith("https:", s - 6) or text.startswith("http:", s - 5):
+            begin = s - 6 if text[s - 2] == "s" else s - 5
+            if begin == 0 or not text[begin - 1].isascii() or not text[begin - 1].isalnum():
+                found.append((begin, m.end(), 0, "scheme"))
+                continue
+        scheme = SCHEME_BEFORE_RE.search(text, max(0, s - 14), s)
+        if scheme:
+            found.append((scheme.start(), m.end(), 0, "scheme"))
+    for m in SINGLE_SLASH_RE.finditer(text):
+        scheme = SCHEME_BEFORE_RE.search(text, max(0, m.start() - 13), m.start() + 1)
+        if scheme:
+            found.append((scheme.start(), m.end(), 0, "scheme"))
+    for m in DOI_RE.finditer(text):
+        if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "./-"):
+            continue
+        prefix = (DOI_PREFIX_RE.search(text, max(0, m.start() - 5), m.start())
+                  if "doi" in text[max(0, m.start() - 5):m.start()].lower() else None)
+        found.append((prefix.start() if prefix else m.start(), m.end(), 1, "doi"))
+    for m in DOT_TLD_RE.finditer(text):
+        tld = m.group(1).lower()
+        if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm"):
+            continue
+        start = _host_start(text, m.start())
+        if start == m.start() or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
+            continue
+        found.append((start, m.end(), 2, "host"))
+    found.sort()
+    return found
+
+
 def _is_namespace(text: str, start: int) -> bool:
+    if text.find("xmlns", max(0, start - 40), start) == -1:
+        return False
     return bool(NAMESPACE_ATTR_RE.search(text, max(0, start - 40), start))
 
 
 def find_in_text(text: str, *, path: str, papers: Sequence[tuple[int, str]] = ()) -> list[RawLink]:
-    """Every link candidate in ``text`` (already look-alike-normalised or not), in order.
+    """Every link candidate in ``text``, in order.
 
     ``papers`` lists (offset of the paper's heading, paper id), sorted; a
     candidate belongs to the last paper starting before it.  ``path`` is only
     recorded in each ``SourceRef``.
     """
-    norm = normalise_lookalikes(text)
-    index = LineIndex(norm)
+    index = LineIndex(text)
     paper_offsets = [offset for offset, _ in papers]
     found: list[RawLink] = []
     consumed = 0
-    for match in TRIGGER.finditer(norm):
-        start = match.start()
+    for start, anchor_end, _, kind in _anchors(text):
         if start < consumed:
             continue
-        kind = match.lastgroup
-        limit = _line_end(norm, start)
+        limit = _line_end(text, start)
         if kind == "scheme":
-            if _is_namespace(norm, start):
-                consumed = _balanced_end(norm, start, PATH_RE.match(norm, start).end())
+            if _is_namespace(text, start):
+                consumed = PATH_RE.match(text, start, limit).end()  # type: ignore[union-attr]
                 continue
-            scheme_end = match.end()
-            if re.search(r"[ \t]", match.group()):
-                end = _spaced_extent(norm, scheme_end, limit)
-                hint = "spaced"
-            else:
-                host = HOST_RE.match(norm, scheme_end)
-                end = host.end() if host else scheme_end
-                if end < limit and norm[end] in "/?#":
-                    end = PATH_RE.match(norm, end).end()
-                elif host and end < limit and norm[end] in " \t" and _spaced_host_follows(norm, scheme_end, limit):
-                    end = _spaced_extent(norm, scheme_end, limit)
-                hint = "url"
-            if end == scheme_end:
+            end, hint = _scheme_extent(text, start, anchor_end, limit)
+            if end == anchor_end:
                 continue
-            end = _balanced_end(norm, start, end)
+            end = _balanced_end(text, start, end)
         elif kind == "doi":
-            end = _balanced_end(norm, start, PATH_RE.match(norm, match.end()).end())
+            end = _balanced_end(text, start, PATH_RE.match(text, anchor_end, limit).end())  # type: ignore[union-attr]
             hint = "doi"
         else:
-            end, hint = _schemeless_extent(norm, match, limit)
-            if end is None:
+            schemeless_end = _schemeless_extent(text, start, anchor_end, limit)
+            if schemeless_end is None:
                 continue
+            end, hint = schemeless_end, "schemeless"
         consumed = end
-        raw = text[start:end]
-        offset = start
-        paper_id = papers[bisect_right(paper_offsets, offset) - 1][1] if papers and offset >= paper_offsets[0] else None
-        found.append(RawLink(text=raw, source=SourceRef(path, index.line(offset)), paper_id=paper_id, hint=hint))
+        paper_id = None
+        if papers and start >= paper_offsets[0]:
+            paper_id = papers[bisect_right(paper_offsets, start) - 1][1]
+        found.append(RawLink(text=text[start:end], source=SourceRef(path, index.line(start)), paper_id=paper_id,
+                             hint=hint))
     return found
-
-
-def _spaced_host_follows(text: str, pos: int, limit: int) -> bool:
-    """After an unspaced scheme, is the host itself spaced out (``https://gi thub.com/x``)?"""
-    slash = text.find("/", pos, min(limit, pos + 40))
-    if slash == -1:
-        return False
-    host = text[pos:slash]
-    return bool(re.fullmatch(r"[\w.\- \t]+", host, re.ASCII)) and nearest_code_host(re.sub(r"\s+", "", host)) is not None
-
-
-def _schemeless_extent(text: str, match: re.Match[str], limit: int) -> tuple[int | None, str]:
-    """End of a scheme-less link starting with a host name, or None when the name is not a link."""
-    start, end = match.start(), match.end()
-    host = match.group().lower().replace(ZERO_WIDTH_MARK, "")
-    has_path = end < limit and text[end] == "/" and end + 1 < limit and not text[end + 1].isspace()
-    code_host = nearest_code_host(host.replace(",", ".")) or host.replace(",", ".")
-    is_code = code_host.endswith(("github.com", "github.io", "gitlab.com", "gitlab.io", "gitee.com", "huggingface.co"))
-    if "," in host and not is_code:
-        return None, ""
-    tld = code_host.rsplit(".", 1)[-1]
-    if tld not in SCHEMELESS_TLDS and not is_code:
-        return None, ""
-    if not has_path:
-        cue = CUE_RE.search(text, max(0, start - 12), start)
-        if not ((is_code and "." in code_host.split(".", 1)[1]) or host.startswith("www.") or cue):
-            return None, ""
-        if code_host in ("github.com", "gitlab.com", "gitee.com"):
-            return None, ""  # the bare site name in prose ("hosted on GitHub.com")
-    elif code_host in SHORTLINK_HOSTS or is_code or host.startswith("www."):
-        pass
-    elif not _looks_like_web_path(text, end, limit):
-        return None, ""
-    if has_path:
-        end = _balanced_end(text, start, PATH_RE.match(text, end).end())
-    return end, "schemeless"
-
-
-def _looks_like_web_path(text: str, pos: int, limit: int) -> bool:
-    """``example.com/abc`` is a link; ``e.g./x`` or ``1.5/2`` is not: the path must start with a word character."""
-    return pos + 1 < limit and (text[pos + 1].isalnum() or text[pos + 1] in "~_-")

@@ -6,6 +6,8 @@ scheme-less token like ``git.io/RePaint`` or ``foo.github.io`` means.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # Code and project hosts a repair may steer a garbled host name towards.
 # (registrable name, TLD) pairs; repairs never rewrite a host that is already one of these.
 CODE_HOSTS: tuple[tuple[str, str], ...] = (
@@ -97,6 +99,7 @@ def fold_confusables(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=8192)
 def nearest_code_host(host: str) -> str | None:
     """The code host that ``host`` is a typo of (``glthub.com`` -> ``github.com``), or None.
 

@@ -87,6 +87,20 @@ def default_scheme(host: str) -> str:
     return "https" if any(host == s or host.endswith("." + s) for s in HTTPS_SUFFIXES) else "http"
 
 
+CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?:[/?#][!-~]*)?")
+
+
+def _is_clean(url: str, host: str) -> bool:
+    """Fast path: a well-formed URL that no rule would change (most links in a catalog)."""
+    last = url[-1]
+    if not (last.isalnum() or last == "/") or ".git" in url:
+        return False
+    tld = host.rsplit(".", 1)[-1].lower()
+    return (tld in SCHEMELESS_TLDS or (2 <= len(tld) <= 6 and tld.isalpha())) and nearest_code_host(host) is None and (
+        is_valid_host(host)
+    )
+
+
 def repair_link(raw: RawLink) -> RepairedLink | None:
     """Repair the text the finder saw into an absolute http(s) URL; None when it is not a link after all."""
     text = raw.text
@@ -94,6 +108,10 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
     confidence = Confidence.HIGH
     if raw.hint == "doi":
         return _repair_doi(raw)
+    clean = CLEAN_URL_RE.fullmatch(text)
+    if clean and _is_clean(text, clean.group("host")):
+        return RepairedLink(url=text, original=text, source=raw.source, paper_id=raw.paper_id, repairs=(),
+                            confidence=Confidence.HIGH)
 
     if LOOKALIKE_RE.search(text):
         fixed = text.translate(LOOKALIKE_TABLE).replace(ZERO_WIDTH_MARK, "")
