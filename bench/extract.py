@@ -1,0 +1,241 @@
+"""Extraction benchmark: a 10,000-paper catalog through ``linkaudit extract``, against a regex floor and lychee.
+
+Builds the catalog by repeating examples/cvpr-2022-list06.md (200 papers) with
+new ids 0, 1, 2, ... 9999, then measures:
+
+* ``extract_paths`` in a child Python (imports done before the clock starts):
+  best-of-R wall time, papers/s, and the tracemalloc peak of one more run;
+* the whole CLI, ``linkaudit extract FILE --format json --output F``: wall time,
+  CPU and peak RSS (``os.wait4`` of the child);
+* the floor: reading the file and one ``re.findall(r"https?://\\S+", text)`` over it;
+* ``lychee --dump FILE`` beside it (best of R), and the ratios to each.
+
+    .venv/bin/python bench/extract.py
+    .venv/bin/python bench/extract.py --papers 50000 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from harness import (
+    LINKAUDIT,
+    OUT,
+    PYTHON,
+    ROOT,
+    Measured,
+    ToolMissing,
+    clean_env,
+    fail,
+    find_lychee,
+    fmt,
+    format_table,
+    machine,
+    require_linkaudit,
+    run_measured,
+    tool_version,
+)
+
+PROG = "bench/extract.py"
+SAMPLE = ROOT / "examples" / "cvpr-2022-list06.md"
+HEADING = re.compile(r"^(#{1,6}[ \t]+\[)(\d+)(\])", re.MULTILINE)
+FLOOR = re.compile(r"https?://\S+")
+
+# Runs inside a child interpreter so the bench's own imports and memory do not count.
+CHILD = r"""
+import json, sys, time, tracemalloc
+from linkaudit.extract import extract_paths
+path, repeat = sys.argv[1], int(sys.argv[2])
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    extraction = extract_paths([path], stdin=sys.stdin)
+    times.append(time.perf_counter() - t0)
+papers, links = len(extraction.papers), len(extraction.links)
+kinds = {}
+for link in extraction.links:
+    kinds[str(link.kind)] = kinds.get(str(link.kind), 0) + 1
+del extraction
+tracemalloc.start()
+extraction = extract_paths([path], stdin=sys.stdin)
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+print(json.dumps({"times": times, "papers": papers, "links": links, "kinds": kinds, "peak": peak}))
+"""
+
+
+def build_catalog(papers: int, path: Path) -> int:
+    """Repeat the sample's papers with ids 0..papers-1; returns the number of papers written."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    starts = [m.start() for m in HEADING.finditer(text)]
+    if not starts:
+        raise ToolMissing(f"{SAMPLE}: no '## [id] Title' headings found")
+    chunks = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    # the page's navigation footer follows the last paper's separator: written once, at the end
+    cut = chunks[-1].rfind("\n----\n")
+    footer = chunks[-1][cut + 6 :] if cut >= 0 else ""
+    chunks[-1] = chunks[-1][: cut + 6] + "\n" if cut >= 0 else chunks[-1].rstrip("\n") + "\n\n"
+    with path.open("w", encoding="utf-8") as out:
+        out.write(text[: starts[0]])
+        for new_id in range(papers):
+            out.write(HEADING.sub(lambda m, i=new_id: f"{m[1]}{i}{m[3]}", chunks[new_id % len(chunks)], count=1))
+        out.write(footer)
+    return papers
+
+
+def floor_seconds(path: Path, repeat: int) -> tuple[float, float, int]:
+    """Best times of (read + regex scan) and of the scan alone; and the number of matches."""
+    best_total = best_scan = float("inf")
+    matches = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        t1 = time.perf_counter()
+        matches = len(FLOOR.findall(text))
+        t2 = time.perf_counter()
+        best_total = min(best_total, t2 - t0)
+        best_scan = min(best_scan, t2 - t1)
+    return best_total, best_scan, matches
+
+
+def best(runs: list[Measured]) -> Measured:
+    return min(runs, key=lambda m: m.wall_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Time `linkaudit extract` on a large catalog against a regex floor and lychee --dump.",
+        epilog="exit codes: 0 measured; 1 a run failed or timed out; 2 a tool is missing",
+    )
+    parser.add_argument("--papers", type=int, default=10_000, help="papers in the catalog (default 10000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts (default 3)")
+    parser.add_argument("--no-lychee", action="store_true", help="skip lychee --dump")
+    parser.add_argument("--lychee", metavar="PATH", help="the lychee binary (default: the venv's, then PATH)")
+    parser.add_argument("--run-timeout", type=float, default=300.0, help="kill a run after S seconds (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the catalog and outputs under bench/out/")
+    args = parser.parse_args(argv)
+    if args.papers < 1 or args.repeat < 1:
+        parser.error("--papers and --repeat must be at least 1")
+    lychee = ""
+    try:
+        require_linkaudit("extract", "linkaudit.extract")
+        if not args.no_lychee:
+            lychee = find_lychee(args.lychee)
+    except ToolMissing as exc:
+        return fail(PROG, str(exc))
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="extract-", dir=OUT))
+    try:
+        return measure(args, lychee, workdir)
+    except ToolMissing as exc:
+        return fail(PROG, str(exc))
+    finally:
+        if args.keep:
+            print(f"\ncatalog and outputs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, lychee: str, workdir: Path) -> int:
+    catalog = workdir / f"catalog-{args.papers}.md"
+    papers = build_catalog(args.papers, catalog)
+    size_mb = catalog.stat().st_size / 1e6
+    env = clean_env()
+    status = 0
+
+    # 1. extract_paths in a child interpreter
+    child = run_measured([PYTHON, "-c", CHILD, catalog, args.repeat], timeout=args.run_timeout * (args.repeat + 1),
+                         stdout=workdir / "child.json", stderr=workdir / "child.err", env=env)
+    inproc: dict[str, object] = {}
+    if child.returncode == 0:
+        inproc = json.loads(child.stdout.read_text())
+    else:
+        print(f"{PROG}: in-process extract failed ({'timed out' if child.timed_out else child.returncode}): "
+              f"{child.stderr_tail(3)}", file=sys.stderr)
+        status = 1
+
+    # 2. the whole CLI
+    cli_runs = []
+    for n in range(args.repeat):
+        out = workdir / f"extract-{n}.json"
+        run = run_measured([*LINKAUDIT, "extract", catalog, "--format", "json", "--output", out, "--force"],
+                           timeout=args.run_timeout, stdout=workdir / f"cli-{n}.out", stderr=workdir / f"cli-{n}.err",
+                           env=env)
+        if run.returncode != 0:
+            print(f"{PROG}: linkaudit extract failed ({'timed out' if run.timed_out else run.returncode}): "
+                  f"{run.stderr_tail(3)}", file=sys.stderr)
+            status = 1
+            break
+        cli_runs.append(run)
+    cli_links = None
+    if cli_runs:
+        data = json.loads((workdir / "extract-0.json").read_text(encoding="utf-8"))
+        cli_links = len(data["links"])
+        if len(data["papers"]) != papers:
+            print(f"{PROG}: warning: extract found {len(data['papers'])} papers, the catalog has {papers}",
+                  file=sys.stderr)
+
+    # 3. the floor
+    floor_total, floor_scan, floor_matches = floor_seconds(catalog, max(args.repeat, 5))
+
+    # 4. lychee --dump
+    dump_runs = []
+    for n in range(args.repeat if lychee else 0):
+        run = run_measured([lychee, "--dump", catalog], timeout=args.run_timeout, stdout=workdir / f"dump-{n}.txt",
+                           stderr=workdir / f"dump-{n}.err", env=env)
+        if run.returncode != 0:
+            print(f"{PROG}: lychee --dump failed ({run.returncode}): {run.stderr_tail(3)}", file=sys.stderr)
+            status = 1
+            break
+        dump_runs.append(run)
+    dump_links = None
+    if dump_runs:
+        dump_links = sum(1 for line in dump_runs[0].stdout.read_text().splitlines() if line.strip())
+
+    # the table
+    print(f"machine: {machine()}")
+    print(f"tools: {', '.join(v for v in (tool_version(LINKAUDIT), tool_version([lychee]) if lychee else '') if v)}")
+    print(f"catalog: {papers} papers ({papers // 200} x examples/cvpr-2022-list06.md, new ids), {size_mb:.1f} MB; "
+          f"best of {args.repeat}\n")
+    rows = []
+    ex_time = min(inproc["times"]) if inproc else None  # type: ignore[call-overload]
+    if inproc:
+        kinds = Counter(inproc["kinds"])  # type: ignore[arg-type]
+        rows.append(["extract_paths (in-process)", fmt(ex_time, 3), f"{papers / ex_time:,.0f}", inproc["links"],
+                     "-", "-", f"{inproc['peak'] / 1e6:.0f} (tracemalloc)",  # type: ignore[operator]
+                     fmt(ex_time / floor_total, 1), "-"])
+    cli = best(cli_runs) if cli_runs else None
+    dump = best(dump_runs) if dump_runs else None
+    if cli:
+        rows.append(["linkaudit extract (CLI)", fmt(cli.wall_s, 3), f"{papers / cli.wall_s:,.0f}", cli_links,
+                     fmt(cli.cpu_s), f"{cli.maxrss_mb:.0f}", "-", fmt(cli.wall_s / floor_total, 1),
+                     fmt(cli.wall_s / dump.wall_s, 1) if dump else "-"])
+    rows.append(["floor: read + regex https?://\\S+", fmt(floor_total, 3), f"{papers / floor_total:,.0f}",
+                 floor_matches, "-", "-", "-", "1.0", "-"])
+    rows.append(["  (regex scan alone)", fmt(floor_scan, 3), f"{papers / floor_scan:,.0f}", floor_matches,
+                 "-", "-", "-", fmt(floor_scan / floor_total, 1), "-"])
+    if dump:
+        rows.append(["lychee --dump", fmt(dump.wall_s, 3), f"{papers / dump.wall_s:,.0f}", dump_links,
+                     fmt(dump.cpu_s), f"{dump.maxrss_mb:.0f}", "-", fmt(dump.wall_s / floor_total, 1), "1.0"])
+    print(format_table(["what", "wall s", "papers/s", "links", "CPU s", "RSS MB", "peak MB", "x floor", "x lychee"],
+                       rows))
+    if inproc:
+        print("\nlinks by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    if ex_time is not None:
+        print(f"extract_paths / floor = {ex_time / floor_total:.1f}x (issue 2 aims within 5x)")
+    if cli and dump:
+        print(f"linkaudit extract CLI / lychee --dump = {cli.wall_s / dump.wall_s:.1f}x (issue 5 aims within 3x)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""DOI check: a DOI link -> ``CheckResult`` with ``DoiInfo``, asking doi.org's handle API.
+
+Stage: check.  Input: ``Link`` of kind ``doi`` (plus, optionally, the citing
+paper's title).  Output: ``CheckResult``.  ``GET {doi.api}/api/handles/<doi>``
+answers ``responseCode`` 1 (registered, HTTP 200) or 100 (not found, HTTP
+404); publisher pages are never fetched (many answer 403/418 to any
+non-browser).  With ``doi.crossref`` on, the title is fetched from Crossref
+(``mailto`` joins the polite pool) and compared with the paper's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from urllib.parse import quote, unquote, urlsplit
+
+from ..config import Settings
+from ..model import CheckResult, DoiInfo, Link, Status
+from .fetch import Failed, Fetcher
+from .http import status_text
+from .verdict import ERROR, REASON_TEXT, Reason, verdict_for_reason, verdict_for_status
+
+DOI_SAFE = "/:;()[]._-<>"
+"""Characters left as they are in the handle API path (the rest is percent-encoded)."""
+
+TITLE_MATCH_RATIO = 0.85
+"""Similarity (difflib ratio of normalised titles) from which a Crossref title matches the paper's."""
+
+HANDLE_REGISTERED = (1, 200)
+"""``responseCode`` values of a registered handle (200: registered, but no value of the asked type)."""
+HANDLE_NOT_FOUND = 100
+
+
+def doi_of_link(link: Link) -> str | None:
+    """The DOI a link names: from its key (``doi:...``) or the path of a doi.org URL."""
+    path = unquote(urlsplit(link.url).path).lstrip("/")
+    if path.startswith("10."):
+        return path
+    if link.key.startswith("doi:") and link.key[4:].startswith("10."):
+        return link.key[4:]
+    return None
+
+
+def normalise_title(title: str) -> str:
+    """Lower-case words only: ``"A  Title: Part-2."`` -> ``"a title part 2"``."""
+    return " ".join(re.findall(r"[^\W_]+", title.lower()))
+
+
+def titles_match(found: str, expected: str) -> bool:
+    """Whether two titles name the same work (ignoring case, punctuation and small differences)."""
+    a, b = normalise_title(found), normalise_title(expected)
+    if not a or not b:
+        return False
+    if a == b or a in b or b in a:
+        return True
+    return difflib.SequenceMatcher(None, a, b).ratio() >= TITLE_MATCH_RATIO
+
+
+class DoiChecker:
+    """Checks DOIs at the handle API, optionally reading their titles from Crossref."""
+
+    def __init__(self, fetcher: Fetcher, settings: Settings, *, title_for: Callable[[Link], str | None]) -> None:
+        self._fetcher = fetcher
+        self._settings = settings
+        self._api = settings.doi.api.rstrip("/")
+        self._crossref = settings.doi.crossref_api.rstrip("/")
+        self._title_for = title_for
+
+    async def check(self, link: Link) -> CheckResult:
+        """The verdict on a DOI link."""
+        base = CheckResult(key=link.key, url=link.url, kind=link.kind, status=Status.ERROR, definitive=False)
+        doi = doi_of_link(link)
+        if doi is None:
+            verdict = verdict_for_reason(Reason.INVALID_URL)
+            return _set(base, verdict.status, verdict.definitive, detail=f"{REASON_TEXT[Reason.INVALID_URL]}: no DOI")
+        url = f"{self._api}/api/handles/{quote(doi, safe=DOI_SAFE)}?type=URL"
+        try:
+            reply = await self._fetcher.request(
+                "GET", url, headers={"Accept": "application/json"}, read_body=True, guard=False
+            )
+        except Failed as failure:
+            # the handle API being unreachable says nothing about the DOI
+            return _set(base, ERROR.status, False, detail=f"doi.org: {failure.detail}", attempts=failure.attempts)
+        body = reply.json()
+        code = body.get("responseCode") if isinstance(body, dict) else None
+        if reply.status == 200 and code in HANDLE_REGISTERED:
+            assert isinstance(body, dict)
+            target = _url_value(body)
+            info = DoiInfo(registered=True, target=target)
+            detail = REASON_TEXT[Reason.DOI_REGISTERED]
+            attempts = reply.attempts
+            if self._settings.doi.crossref:
+                title, extra = await self._crossref_title(doi)
+                attempts += extra
+                expected = self._title_for(link)
+                matches = titles_match(title, expected) if title and expected else None
+                info = DoiInfo(registered=True, target=target, title=title, title_matches=matches)
+                if matches is False:
+                    detail += f"; Crossref title differs from the paper's: {title!r}"
+            verdict = verdict_for_reason(Reason.DOI_REGISTERED)
+            return _set(base, verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts, doi=info)
+        if code == HANDLE_NOT_FOUND:
+            verdict = verdict_for_reason(Reason.DOI_NOT_REGISTERED)
+            return _set(
+                base,
+                verdict.status,
+                verdict.definitive,
+                detail=REASON_TEXT[Reason.DOI_NOT_REGISTERED],
+                code=reply.status,
+                attempts=reply.attempts,
+                doi=DoiInfo(registered=False),
+            )
+        verdict = verdict_for_status(reply.status)
+        if verdict.definitive:
+            verdict = ERROR  # a 404 page without responseCode 100 is a misconfigured API base, not a verdict
+        return _set(
+            base,
+            verdict.status,
+            verdict.definitive,
+            detail=f"doi.org handle API: {status_text(reply.status)} ({REASON_TEXT[Reason.UNEXPECTED_ANSWER]})",
+            code=reply.status,
+            attempts=reply.attempts,
+        )
+
+    async def _crossref_title(self, doi: str) -> tuple[str | None, int]:
+        """(title or None, attempts) from Crossref; None when Crossref does not know the DOI or fails."""
+        mailto = self._settings.doi.mailto
+        url = f"{self._crossref}/works/{quote(doi, safe=DOI_SAFE)}"
+        headers = {"Accept": "application/json"}
+        if mailto:
+            url += f"?mailto={quote(mailto, safe='@.')}"
+            headers["User-Agent"] = f"{self._settings.user_agent} mailto:{mailto}"
+        try:
+            reply = await self._fetcher.request("GET", url, headers=headers, read_body=True, guard=False)
+        except Failed as failure:
+            return None, failure.attempts
+        body = reply.json()
+        if reply.status != 200 or not isinstance(body, dict):
+            return None, reply.attempts
+        message = body.get("message")
+        titles = message.get("title") if isinstance(message, dict) else None
+        if isinstance(titles, list) and titles and isinstance(titles[0], str):
+            return " ".join(titles[0].split()), reply.attempts
+        return None, reply.attempts
+
+
+def _url_value(body: dict[str, object]) -> str | None:
+    values = body.get("values")
+    if not isinstance(values, list):
+        return None
+    for value in values:
+        if isinstance(value, dict) and value.get("type") == "URL":
+            data = value.get("data")
+            if isinstance(data, dict) and isinstance(data.get("value"), str):
+                return str(data["value"])
+    return None
+
+
+def _set(
+    base: CheckResult,
+    status: Status,
+    definitive: bool,
+    *,
+    detail: str,
+    code: int | None = None,
+    attempts: int = 0,
+    doi: DoiInfo | None = None,
+) -> CheckResult:
+    return replace(
+        base, status=status, definitive=definitive, detail=detail, http_status=code, attempts=attempts, doi=doi
+    )

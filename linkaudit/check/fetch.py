@@ -1,0 +1,281 @@
+"""Requests: one HTTP exchange through the host gate, the global cap, the SSRF guard and the retries.
+
+Stage: check.  Input: a method and URL (plus headers/body for APIs).  Output:
+``Reply`` (status, the few headers the checkers read, a capped body,
+attempts) or ``Failed`` (a ``Reason``, a human detail, attempts).  Also
+``walk``: HEAD (GET when HEAD is refused) that follows redirects by hand,
+recording the chain.  httpx types stay inside this module and ``transport``;
+checkers see only ``Reply``, ``Failed`` and ``Walk``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ..config import Settings
+from ..errors import NetworkUnavailable
+from ..model import CheckResult, Link
+from .hosts import HostGate, HostGates, NetworkState, host_key, host_name
+from .retry import build_retrying
+from .ssrf import AddressGuard
+from .transport import HostRouter
+from .verdict import CONNECT_LEVEL, REASON_TEXT, REDIRECT_CODES, Reason, classify_exception
+
+KEPT_HEADERS = ("location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type")
+"""The only response headers a checker reads (copying all of them costs CPU on every request)."""
+
+HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 500, 501, 999})
+"""HEAD answers that a GET may contradict: servers that refuse or mishandle HEAD."""
+
+API_BODY_CAP = 8 * 1024 * 1024
+"""Largest JSON body read from an API (a GraphQL batch of 100 repositories is ~30 KB)."""
+
+CAUGHT = (httpx.HTTPError, httpx.InvalidURL, OSError, ssl.SSLError, ValueError, UnicodeError)
+"""Exceptions that mean "this request failed" rather than a bug in linkaudit."""
+
+
+class Checker(Protocol):
+    """Checks one link of the kinds it serves; never raises for a problem with the link."""
+
+    async def check(self, link: Link) -> CheckResult:
+        """The verdict on ``link``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, after retries."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    """Only ``KEPT_HEADERS``, with lower-case names."""
+    body: bytes = b""
+    attempts: int = 1
+    retry_after: float | None = None
+    """The wait the server asked for (rate limit), if any."""
+
+    def json(self) -> object:
+        """The body as JSON; None when it is not valid JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+class Failed(Exception):
+    """A request that got no usable HTTP answer (internal: never leaves ``check/``)."""
+
+    def __init__(self, reason: Reason, detail: str, *, attempts: int = 0) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.attempts = attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """A followed redirect chain: the final answer or the failure that ended it."""
+
+    reply: Reply | None
+    failure: Failed | None
+    hops: tuple[tuple[int, str], ...]
+    """(status, target URL) for every redirect followed."""
+    attempts: int
+
+    @property
+    def final_url(self) -> str | None:
+        """Where the chain ended, when it moved at all."""
+        return self.hops[-1][1] if self.hops else None
+
+
+def describe_exception(exc: BaseException, reason: Reason) -> str:
+    """A short human detail for a failed request (never includes request headers)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{REASON_TEXT[reason]} ({name}: {text[:160]})" if text else f"{REASON_TEXT[reason]} ({name})"
+
+
+class Fetcher:
+    """The run's request machinery around the single ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        router: HostRouter,
+        settings: Settings,
+        gates: HostGates,
+        network: NetworkState,
+    ) -> None:
+        self.settings = settings
+        self.gates = gates
+        self.network = network
+        self._client = client
+        self._router = router
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._guard = AddressGuard(allow_private=settings.allow_private_hosts)
+        self._extra: dict[str, tuple[Mapping[str, str], httpx.Timeout | None]] = {}
+        self._max_wait = settings.retry.max_retry_after
+
+    def _host_extras(self, key: str, host: str) -> tuple[Mapping[str, str], httpx.Timeout | None]:
+        extra = self._extra.get(key)
+        if extra is None:
+            entry = self.settings.host_settings(host)
+            timeout = self.settings.effective_timeout(host)
+            extra = (
+                dict(entry.headers) if entry else {},
+                httpx.Timeout(timeout, connect=self.settings.connect_timeout)
+                if timeout != self.settings.timeout
+                else None,
+            )
+            self._extra[key] = extra
+        return extra
+
+    async def _check_address(self, url: str) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise Failed(Reason.UNSUPPORTED_SCHEME, f"{REASON_TEXT[Reason.UNSUPPORTED_SCHEME]}: {scheme or '?'}")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+            blocked = await self._guard.is_blocked(host, port, proxied=self._router.is_proxied(scheme, host))
+        except (OSError, ValueError, UnicodeError) as exc:
+            reason = classify_exception(exc)
+            self._fail(host_key(url), reason, describe_exception(exc, reason), attempts=0)
+        if blocked:
+            raise Failed(Reason.PRIVATE_ADDRESS, f"{host}: {REASON_TEXT[Reason.PRIVATE_ADDRESS]}")
+
+    def _fail(self, key: str, reason: Reason, detail: str, *, attempts: int) -> NoReturn:
+        self.network.note_failure(key, reason, detail)
+        if reason in CONNECT_LEVEL:
+            self.gates.get(key).unreachable = (reason, detail)
+            if self.network.should_give_up():
+                raise NetworkUnavailable(self.network.summary())
+        raise Failed(reason, detail, attempts=attempts)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: object | None = None,
+        read_body: bool = False,
+        guard: bool = True,
+    ) -> Reply:
+        """One request with retries; raises ``Failed`` when no HTTP answer came back.
+
+        ``guard`` applies the SSRF guard (off for the configured API endpoints);
+        ``read_body`` keeps the body (up to ``API_BODY_CAP``) for JSON APIs.
+        """
+        try:
+            key = host_key(url)
+        except ValueError as exc:
+            raise Failed(Reason.INVALID_URL, describe_exception(exc, Reason.INVALID_URL)) from None
+        gate = self.gates.get(key)
+        if gate.unreachable is not None:
+            raise Failed(*gate.unreachable)
+        refusal = gate.refusal()
+        if refusal is not None:
+            raise Failed(Reason.RATE_LIMITED, refusal)
+        if guard:
+            await self._check_address(url)
+        counter = [0]
+        content = json.dumps(json_body).encode() if json_body is not None else None
+        if content is not None:
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        retrying = build_retrying(self.settings.retry)
+        try:
+            reply: Reply = await retrying(self._attempt, gate, method, url, headers, content, read_body, counter)
+        except CAUGHT as exc:
+            reason = classify_exception(exc)
+            self._fail(key, reason, describe_exception(exc, reason), attempts=counter[0])
+        return dataclasses.replace(reply, attempts=counter[0])
+
+    async def _attempt(
+        self,
+        gate: HostGate,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        read_body: bool,
+        counter: list[int],
+    ) -> Reply:
+        counter[0] += 1
+        refusal = gate.refusal()
+        if refusal is not None:
+            raise Failed(Reason.RATE_LIMITED, refusal, attempts=counter[0])
+        extra_headers, timeout = self._host_extras(gate.key, host_name(gate.key))
+        if extra_headers:
+            headers = {**extra_headers, **(headers or {})}
+        async with gate, self._global:
+            self.network.note_attempt()
+            request = self._client.build_request(
+                method, url, headers=headers, content=content, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+            )
+            response = await self._client.send(request, stream=True)
+            try:
+                status = response.status_code
+                self.network.note_answer(status)
+                body = b""
+                if method != "HEAD":
+                    body = await self._read(response, API_BODY_CAP if read_body else self.settings.max_body_bytes)
+                    if not read_body:
+                        body = b""
+            finally:
+                await response.aclose()
+        raw = response.headers
+        kept = {name: value for name in KEPT_HEADERS if (value := raw.get(name)) is not None}
+        retry_after = gate.observe(status, kept, max_wait=self._max_wait)
+        return Reply(url=url, status=status, headers=kept, body=body, attempts=counter[0], retry_after=retry_after)
+
+    @staticmethod
+    async def _read(response: httpx.Response, cap: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= cap:
+                break  # the rest is not needed; closing drops the connection instead of reading it
+        return b"".join(chunks)[:cap]
+
+    async def walk(self, url: str, *, guard: bool = True, max_redirects: int | None = None) -> Walk:
+        """HEAD ``url`` (GET when HEAD is refused) and follow redirects by hand, recording the chain."""
+        limit = self.settings.max_redirects if max_redirects is None else max_redirects
+        hops: list[tuple[int, str]] = []
+        attempts = 0
+        method = "HEAD"
+        current = url
+        while True:
+            try:
+                reply = await self.request(method, current, guard=guard)
+                attempts += reply.attempts
+                if method == "HEAD" and reply.status in HEAD_REFUSED:
+                    # Servers that refuse or mishandle HEAD: ask with GET, and keep using GET down the chain.
+                    reply = await self.request("GET", current, guard=False)
+                    attempts += reply.attempts
+                    method = "GET"
+            except Failed as failure:
+                return Walk(None, failure, tuple(hops), attempts + failure.attempts)
+            location = reply.headers.get("location")
+            if reply.status not in REDIRECT_CODES or not location:
+                return Walk(reply, None, tuple(hops), attempts)
+            target = urljoin(current, location.strip())
+            if len(hops) >= limit:
+                detail = f"{REASON_TEXT[Reason.TOO_MANY_REDIRECTS]} (more than {limit})"
+                return Walk(reply, Failed(Reason.TOO_MANY_REDIRECTS, detail), tuple(hops), attempts)
+            hops.append((reply.status, target))
+            current = target

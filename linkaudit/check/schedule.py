@@ -1,0 +1,161 @@
+"""Scheduling: which queued check starts next, so the busiest host never waits behind idle ones.
+
+Stage: check.  Input: jobs (coroutine factories) tagged with the host key
+they mostly talk to; the global concurrency; each host's limit and earliest
+start time.  Output: all jobs run, at most ``concurrency`` at once and at most
+the host's limit per host.
+
+Why not ``gather`` behind semaphores: the wall time of a run is bounded by
+the host with the most links (it can only go ``limit`` at a time).  Starting
+jobs in input order lets small hosts take the global slots while the big one
+waits; here, a free slot always goes to the eligible host with the most jobs
+left (a heap keyed by queue length), which keeps the critical path busy from
+the first moment.  Jobs submitted while running (follow-ups) join their
+host's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Scheduler:
+    """Runs jobs with a global cap and per-host caps, most-loaded host first."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        limit: Callable[[str], int],
+        interval: Callable[[str], float],
+        ready_at: Callable[[str], float],
+    ) -> None:
+        self._concurrency = max(1, concurrency)
+        self._limit = limit
+        self._interval = interval
+        self._ready_at = ready_at
+        self._queues: dict[str, deque[Job]] = {}
+        self._running_per_host: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
+        self._running = 0
+        self._heap: list[tuple[int, int, str]] = []
+        self._seq = itertools.count()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self.started = 0
+
+    def submit(self, host: str, job: Job) -> None:
+        """Queue ``job`` under ``host``; it starts when the scheduler gives that host a slot."""
+        queue = self._queues.get(host)
+        if queue is None:
+            queue = self._queues[host] = deque()
+        queue.append(job)
+        self._push(host)
+        if self._done is not None:
+            self._pump()
+
+    def pending(self) -> int:
+        """Jobs queued and not started."""
+        return sum(len(q) for q in self._queues.values())
+
+    def _push(self, host: str) -> None:
+        heapq.heappush(self._heap, (-len(self._queues[host]), next(self._seq), host))
+
+    def _pump(self) -> None:
+        heap = self._heap
+        now = time.monotonic()
+        while self._running < self._concurrency and heap:
+            negative, _, host = heap[0]
+            queue = self._queues.get(host)
+            if not queue or -negative != len(queue):
+                heapq.heappop(heap)  # stale entry: a fresher one for this host is (or will be) in the heap
+                continue
+            if self._running_per_host.get(host, 0) >= self._limit(host):
+                heapq.heappop(heap)  # full: pushed again when one of its jobs finishes
+                continue
+            start_at = max(self._ready_at(host), self._not_before.get(host, 0.0))
+            if start_at > now:
+                heapq.heappop(heap)
+                self._wake_at(host, start_at - now)
+                continue
+            heapq.heappop(heap)
+            job = queue.popleft()
+            interval = self._interval(host)
+            if interval > 0:
+                self._not_before[host] = now + interval
+            if queue:
+                self._push(host)
+            self._start(host, job)
+        idle = self._running == 0 and not self._timers
+        if idle and self._done is not None and not self._done.done() and (self._error or not self.pending()):
+            self._done.set_result(None)
+
+    def _wake_at(self, host: str, delay: float) -> None:
+        if host in self._timers:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[host] = loop.call_later(delay, self._wake, host)
+
+    def _wake(self, host: str) -> None:
+        self._timers.pop(host, None)
+        if self._queues.get(host):
+            self._push(host)
+        self._pump()
+
+    def _start(self, host: str, job: Job) -> None:
+        self._running += 1
+        self._running_per_host[host] = self._running_per_host.get(host, 0) + 1
+        self.started += 1
+        task: asyncio.Task[None] = asyncio.ensure_future(job())
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(host, t))
+
+    def _finished(self, host: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running -= 1
+        self._running_per_host[host] -= 1
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None and self._error is None:
+                self._error = error
+                self._stop()
+        if self._error is None:
+            if self._queues.get(host):
+                self._push(host)
+            self._pump()
+        elif self._running == 0 and self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._queues.clear()
+        self._heap.clear()
+        for task in self._tasks:
+            task.cancel()
+        if self._running == 0 and self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    async def run(self) -> None:
+        """Run until every job (including ones submitted meanwhile) has finished; re-raise the first error."""
+        self._done = asyncio.get_running_loop().create_future()
+        self._pump()
+        try:
+            await self._done
+        except BaseException:
+            self._stop()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            raise
+        if self._error is not None:
+            raise self._error

@@ -1,0 +1,115 @@
+"""Transport: one connection pool per host behind the run's single ``httpx.AsyncClient``.
+
+Stage: check.  Input: ``Settings`` and the environment (``HTTPS_PROXY``,
+``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``,
+``SSL_CERT_DIR``).  Output: ``HostRouter``, an httpx transport that hands
+each request to a small per-host pool (or a per-host proxy pool).
+
+Why not one big pool: httpcore scans every connection and every queued
+request on each request, so one pool holding a thousand connections costs CPU
+per request that grows with the number in flight.  Small per-host pools keep
+that scan at the per-host limit, and they share one SSL context (loading the
+CA bundle once).  Because a custom transport turns off httpx's own reading of
+proxy variables, ``proxy_for`` reads them here, with httpx's semantics.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from urllib.request import getproxies
+
+import httpx
+
+from ..config import Settings
+from .hosts import DEFAULT_PORTS
+
+KEEPALIVE_EXPIRY = 15.0
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    host = host.lower().strip("[]")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry = entry.split("://", 1)[-1]
+        if entry.startswith("[") or entry.count(":") > 1:
+            entry = entry.strip("[]")
+        elif ":" in entry:
+            entry = entry.split(":", 1)[0]
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            network = None
+        if network is not None:
+            try:
+                if ipaddress.ip_address(host) in network:
+                    return True
+            except ValueError:
+                pass
+            continue
+        bare = entry.lstrip(".").lstrip("*").lstrip(".")
+        if host == bare or host.endswith("." + bare):
+            return True
+    return False
+
+
+def proxy_for(scheme: str, host: str) -> str | None:
+    """The proxy URL the environment sets for ``scheme://host``, or None (none set, or NO_PROXY bypass)."""
+    proxies = getproxies()
+    url = proxies.get(scheme.lower()) or proxies.get("all")
+    if not url:
+        return None
+    if _bypassed(host, proxies.get("no", "")):
+        return None
+    return url if "://" in url else f"http://{url}"
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Dispatches each request to the pool of its (scheme, host, port), creating pools on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._ssl: ssl.SSLContext = httpx.create_ssl_context(trust_env=True)
+        self._pools: dict[tuple[str, str, int], httpx.AsyncHTTPTransport] = {}
+        self._proxies: dict[tuple[str, str], str | None] = {}
+
+    def is_proxied(self, scheme: str, host: str) -> bool:
+        """Whether requests to ``scheme://host`` go through a proxy (then names are the proxy's to resolve)."""
+        key = (scheme, host)
+        if key not in self._proxies:
+            self._proxies[key] = proxy_for(scheme, host)
+        return self._proxies[key] is not None
+
+    def _pool(self, scheme: str, host: str, port: int) -> httpx.AsyncHTTPTransport:
+        key = (scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            self.is_proxied(scheme, host)
+            proxy = self._proxies[(scheme, host)]
+            limit = self._settings.effective_concurrency(host)
+            pool = httpx.AsyncHTTPTransport(
+                verify=self._ssl,
+                http2=self._settings.http2,
+                limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=limit, keepalive_expiry=KEEPALIVE_EXPIRY
+                ),
+                proxy=httpx.Proxy(proxy, ssl_context=self._ssl) if proxy else None,
+            )
+            self._pools[key] = pool
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through its host's pool."""
+        url = request.url
+        port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
+        return await self._pool(url.scheme, url.host, port).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()

@@ -1,0 +1,490 @@
+"""History and cache: ``CheckResult``s of each run -> the SQLite database (default ``.linkaudit/history.db``).
+
+Inputs: the results of a run (``record_run``) and link keys (``cached_ok``,
+``history``).  Outputs: ``HistoryEntry`` per link (``first_seen``,
+``last_ok``, ``consecutive_failures``, ``first_failed``), cached recent OKs,
+the previous run's statuses, and GitHub ETags.
+
+Safety: the standard library's sqlite3 in WAL mode; every write is one
+``BEGIN IMMEDIATE`` transaction, so a crash leaves the last complete run and a
+second concurrent run waits for the lock (``busy timeout``) and, past it,
+fails with a ``StoreError`` instead of corrupting anything.  The file is
+marked as ours (``PRAGMA application_id``) and versioned (``PRAGMA
+user_version``): a corrupt file, a foreign database or a newer schema is a
+``StoreError`` naming the file, and the file is never overwritten.
+
+What is stored is a small, stable projection of each result (status, HTTP
+code, time, final URL, repo/doi facts), never a pickled ``CheckResult``.
+
+History rules, per link and run:
+- ``broken`` extends the failure streak (``consecutive_failures`` + 1; the
+  streak's first run is ``first_failed``);
+- ``ok`` and ``redirected`` (the link resolves) end it and set ``last_ok``;
+- ``blocked``, ``error`` and ``skipped`` are inconclusive: the streak neither
+  grows nor ends.
+The cache serves only definitive ``ok`` verdicts obtained from the network
+less than ``ttl`` seconds ago; a failure is always checked again, and a
+result served from the cache never refreshes its own age.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import StoreError
+from .model import CheckResult, DoiInfo, HistoryEntry, Kind, LinkKey, RepoInfo, Report, Status
+
+SCHEMA_VERSION = 1
+"""Version of the tables below, kept in ``PRAGMA user_version``; bump it with a migration."""
+
+APPLICATION_ID = 0x4C4B4155
+"""``PRAGMA application_id`` of a linkaudit history database ("LKAU")."""
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+"""Seconds a run waits for another run's write lock before giving up with a ``StoreError``."""
+
+DEFAULT_KEEP_RUNS = 100
+"""Per-run check rows are kept for this many runs; the per-link summary is kept forever."""
+
+_CHUNK = 500  # keys per `IN (...)` query; well under SQLite's variable limit
+
+_SCHEMA = """
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at  TEXT NOT NULL,
+    sources     TEXT NOT NULL,
+    total       INTEGER NOT NULL
+);
+CREATE INDEX runs_started ON runs (started_at);
+CREATE TABLE checks (
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    definitive  INTEGER NOT NULL,
+    http_status INTEGER,
+    checked_at  TEXT NOT NULL,
+    from_cache  INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE links (
+    key                  TEXT PRIMARY KEY,
+    url                  TEXT NOT NULL,
+    kind                 TEXT NOT NULL,
+    first_seen           TEXT NOT NULL,
+    last_seen            TEXT NOT NULL,
+    last_status          TEXT NOT NULL,
+    last_ok              TEXT,
+    consecutive_failures INTEGER NOT NULL,
+    first_failed         TEXT,
+    verified_at          REAL,
+    verified_status      TEXT,
+    verified_definitive  INTEGER,
+    verified_result      TEXT
+) WITHOUT ROWID;
+CREATE TABLE etags (
+    url        TEXT PRIMARY KEY,
+    etag       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    stored_at  TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def utc_iso(value: datetime | str | float | None = None) -> str:
+    """A time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); a naive datetime or string is taken as UTC; None is now."""
+    return _to_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _to_datetime(value: datetime | str | float | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time_or(value: str | None, fallback: str) -> str:
+    """``value`` normalised, or ``fallback`` when it is missing or unreadable."""
+    if value:
+        try:
+            return utc_iso(value)
+        except ValueError:
+            pass
+    return fallback
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkRow:
+    first_seen: str
+    last_ok: str | None
+    consecutive_failures: int
+    first_failed: str | None
+
+
+def _projection(result: CheckResult) -> str:
+    """The part of a verified result the cache serves again (JSON, sorted keys)."""
+    repo = result.repo
+    doi = result.doi
+    return json.dumps({
+        "url": result.url,
+        "http_status": result.http_status,
+        "final_url": result.final_url,
+        "redirects": list(result.redirects),
+        "detail": result.detail,
+        "checked_at": result.checked_at,
+        "repo": None if repo is None else {
+            "archived": repo.archived, "renamed_to": repo.renamed_to, "stars": repo.stars,
+            "pushed_at": repo.pushed_at, "empty": repo.empty, "disabled": repo.disabled,
+        },
+        "doi": None if doi is None else {
+            "registered": doi.registered, "target": doi.target, "title": doi.title,
+            "title_matches": doi.title_matches,
+        },
+    }, sort_keys=True)
+
+
+def _from_projection(key: str, kind: str, data: Mapping[str, Any]) -> CheckResult:
+    repo = data.get("repo")
+    doi = data.get("doi")
+    return CheckResult(
+        key=LinkKey(key),
+        url=data["url"],
+        kind=Kind(kind),
+        status=Status.OK,
+        definitive=True,
+        http_status=data.get("http_status"),
+        final_url=data.get("final_url"),
+        redirects=tuple(data.get("redirects") or ()),
+        attempts=0,
+        detail=data.get("detail") or "",
+        repo=RepoInfo(**repo) if repo else None,
+        doi=DoiInfo(**doi) if doi else None,
+        checked_at=data.get("checked_at"),
+        from_cache=True,
+    )
+
+
+class Store:
+    """An open history database; use as a context manager (``with open_store(path) as store:``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, *, timeout: float,
+                 keep_runs: int = DEFAULT_KEEP_RUNS) -> None:
+        """Wrap an already-validated connection; use ``open_store`` instead."""
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.path = path
+        """The database file."""
+        self.timeout = timeout
+        """Seconds to wait for another run's lock."""
+        self.keep_runs = keep_runs
+        """How many runs keep their per-link check rows."""
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (WAL is checkpointed by SQLite when the last connection closes)."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc, action=action, timeout=self.timeout) from exc
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it or nothing (a crash or an exception rolls it back)."""
+        with self._guard(action) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _rows(self, conn: sqlite3.Connection, sql: str, keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i:i + _CHUNK]
+            yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+    # -- the cache ------------------------------------------------------------------------------
+
+    def cached_ok(self, keys: Iterable[LinkKey], *, ttl: float,
+                  now: datetime | str | float | None = None) -> dict[LinkKey, CheckResult]:
+        """Recent definitive OKs among ``keys``: verified from the network less than ``ttl`` seconds before ``now``.
+
+        The results have ``from_cache=True``, ``attempts=0`` and no citations
+        (the caller attaches them).  Failures are never served.
+        """
+        wanted = sorted(set(keys))
+        if ttl <= 0 or not wanted:
+            return {}
+        oldest = _to_datetime(now).timestamp() - ttl
+        sql = ("SELECT key, kind, verified_result FROM links WHERE key IN ({marks}) AND verified_status = 'ok' "
+               "AND verified_definitive = 1 AND verified_at >= ?")
+        out: dict[LinkKey, CheckResult] = {}
+        with self._guard("read the cache") as conn:
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i:i + _CHUNK]
+                query = sql.format(marks=",".join("?" * len(chunk)))
+                for key, kind, blob in conn.execute(query, [*chunk, oldest]):
+                    try:
+                        out[LinkKey(key)] = _from_projection(key, kind, json.loads(blob))
+                    except (ValueError, TypeError, KeyError):
+                        continue  # an unreadable cache row only costs a re-check
+        return out
+
+    # -- history --------------------------------------------------------------------------------
+
+    def record_run(self, results: Sequence[CheckResult], *, started_at: str,
+                   sources: Sequence[str] = ()) -> tuple[HistoryEntry, ...]:
+        """Record one run's results in one transaction; return each link's updated history, by key.
+
+        ``started_at`` (ISO 8601) dates the run; a result's own ``checked_at``,
+        when set, dates its verdict.
+        """
+        run_time = utc_iso(started_at)
+        latest = {r.key: r for r in results}  # one verdict per key; the checker already deduplicates
+        keys = sorted(latest)
+        entries: list[HistoryEntry] = []
+        with self._write("record the run") as conn:
+            cursor = conn.execute("INSERT INTO runs (started_at, sources, total) VALUES (?, ?, ?)",
+                                  (run_time, json.dumps(sorted(set(sources))), len(keys)))
+            run_id = int(cursor.lastrowid or 0)
+            previous = {
+                row[0]: _LinkRow(row[1], row[2], row[3], row[4])
+                for row in self._rows(conn, "SELECT key, first_seen, last_ok, consecutive_failures, first_failed "
+                                            "FROM links WHERE key IN ({marks})", keys)
+            }
+            check_rows, link_rows = [], []
+            for key in keys:
+                result = latest[key]
+                when = _time_or(result.checked_at, run_time)
+                entry = _advance(previous.get(key), result, key=key, run_time=run_time, when=when)
+                entries.append(entry)
+                verified: tuple[Any, ...] = (None, None, None, None)
+                if not result.from_cache:
+                    verified = (_to_datetime(when).timestamp(), result.status.value, int(result.definitive),
+                                _projection(result))
+                link_rows.append((key, result.url, result.kind.value, entry.first_seen, run_time,
+                                  result.status.value, entry.last_ok, entry.consecutive_failures,
+                                  entry.first_failed, *verified, int(result.from_cache)))
+                check_rows.append((run_id, key, result.url, result.kind.value, result.status.value,
+                                   int(result.definitive), result.http_status, when, int(result.from_cache)))
+            conn.executemany(
+                "INSERT INTO checks (run_id, key, url, kind, status, definitive, http_status, checked_at, "
+                "from_cache) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", check_rows)
+            # a cached verdict keeps the verification it came from (its age must keep growing)
+            conn.executemany(
+                """INSERT INTO links (key, url, kind, first_seen, last_seen, last_status, last_ok,
+                       consecutive_failures, first_failed, verified_at, verified_status, verified_definitive,
+                       verified_result)
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                   ON CONFLICT (key) DO UPDATE SET
+                       url = excluded.url, kind = excluded.kind, last_seen = excluded.last_seen,
+                       last_status = excluded.last_status, last_ok = excluded.last_ok,
+                       consecutive_failures = excluded.consecutive_failures, first_failed = excluded.first_failed,
+                       verified_at = CASE WHEN ?14 THEN verified_at ELSE excluded.verified_at END,
+                       verified_status = CASE WHEN ?14 THEN verified_status ELSE excluded.verified_status END,
+                       verified_definitive = CASE WHEN ?14 THEN verified_definitive
+                                                  ELSE excluded.verified_definitive END,
+                       verified_result = CASE WHEN ?14 THEN verified_result ELSE excluded.verified_result END
+                """, link_rows)
+            conn.execute("DELETE FROM runs WHERE id <= ?", (run_id - self.keep_runs,))
+        return tuple(entries)
+
+    def history(self, keys: Iterable[LinkKey] | None = None) -> dict[LinkKey, HistoryEntry]:
+        """The history of ``keys`` (every known link when None); unknown keys are absent."""
+        select = "SELECT key, first_seen, last_ok, consecutive_failures, first_failed FROM links"
+        with self._guard("read the history") as conn:
+            if keys is None:
+                rows: Iterable[tuple[Any, ...]] = conn.execute(select + " ORDER BY key")
+            else:
+                rows = list(self._rows(conn, select + " WHERE key IN ({marks})", sorted(set(keys))))
+            return {LinkKey(k): HistoryEntry(LinkKey(k), first, ok, fails, failed)
+                    for k, first, ok, fails, failed in rows}
+
+    def _previous_run(self, conn: sqlite3.Connection, before: str | None) -> tuple[int, str, str] | None:
+        if before is None:
+            row = conn.execute("SELECT id, started_at, sources FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = conn.execute("SELECT id, started_at, sources FROM runs WHERE started_at < ? "
+                               "ORDER BY started_at DESC, id DESC LIMIT 1", (utc_iso(before),)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def previous_run_statuses(self, *, before: str | None = None) -> dict[LinkKey, str]:
+        """Status per key in the latest recorded run (or the latest that started before ``before``); {} if none.
+
+        Call it before ``record_run`` to compare a run with the one before it.
+        """
+        with self._guard("read the previous run") as conn:
+            run = self._previous_run(conn, before)
+            if run is None:
+                return {}
+            return {LinkKey(k): s for k, s in conn.execute("SELECT key, status FROM checks WHERE run_id = ?",
+                                                            (run[0],))}
+
+    def previous_run_report(self, *, before: str | None = None) -> Report | None:
+        """The latest recorded run (or the latest before ``before``) as a ``Report`` of its stored projection."""
+        with self._guard("read the previous run") as conn:
+            run = self._previous_run(conn, before)
+            if run is None:
+                return None
+            rows = conn.execute("SELECT key, url, kind, status, definitive, http_status, checked_at, from_cache "
+                                "FROM checks WHERE run_id = ? ORDER BY key", (run[0],)).fetchall()
+        try:
+            results = tuple(
+                CheckResult(key=LinkKey(k), url=url, kind=Kind(kind), status=Status(status),
+                            definitive=bool(definitive), http_status=code, checked_at=checked,
+                            from_cache=bool(cached))
+                for k, url, kind, status, definitive, code, checked, cached in rows
+            )
+            sources = tuple(json.loads(run[2]))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"{self.path}: unreadable run record ({exc}); the file was left untouched") from exc
+        return Report(results=results, sources=sources, started_at=run[1])
+
+    # -- GitHub ETags ---------------------------------------------------------------------------
+
+    def get_etag(self, url: str) -> tuple[str, str] | None:
+        """The stored ``(etag, body)`` of an API ``url``, to send ``If-None-Match`` and reuse the body on 304."""
+        with self._guard("read an ETag") as conn:
+            row = conn.execute("SELECT etag, body FROM etags WHERE url = ?", (url,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def put_etag(self, url: str, etag: str, body: str) -> None:
+        """Remember the ``etag`` and ``body`` of an API response."""
+        with self._write("store an ETag") as conn:
+            conn.execute("INSERT INTO etags (url, etag, body, stored_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body, "
+                         "stored_at = excluded.stored_at", (url, etag, body, utc_iso()))
+
+
+def _advance(prev: _LinkRow | None, result: CheckResult, *, key: str, run_time: str, when: str) -> HistoryEntry:
+    """Apply one run's verdict to a link's history (see the module docstring for the rules)."""
+    first_seen = prev.first_seen if prev else run_time
+    last_ok = prev.last_ok if prev else None
+    failures = prev.consecutive_failures if prev else 0
+    first_failed = prev.first_failed if prev else None
+    if result.status is Status.BROKEN:
+        first_failed = first_failed if failures > 0 and first_failed else when
+        failures += 1
+    elif result.status in (Status.OK, Status.REDIRECTED):
+        failures, first_failed = 0, None
+        last_ok = max(last_ok, when) if last_ok else when
+    return HistoryEntry(LinkKey(key), first_seen=first_seen, last_ok=last_ok, consecutive_failures=failures,
+                        first_failed=first_failed)
+
+
+def _store_error(path: str, exc: sqlite3.Error, *, action: str, timeout: float) -> StoreError:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"{path}: history database is locked by another linkaudit run (waited {timeout:g} s "
+                          f"to {action}); try again when it has finished")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return StoreError(f"{path}: history database is corrupt ({exc}); it was left untouched: move it away "
+                          "or set history_path to start a new history")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM", "SQLITE_FULL")):
+        return StoreError(f"{path}: cannot {action} in the history database ({exc})")
+    return StoreError(f"{path}: history database error while trying to {action} ({exc})")
+
+
+def open_store(path: str | Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True,
+               keep_runs: int = DEFAULT_KEEP_RUNS) -> Store:
+    """Open (and with ``create``, create) the history database at ``path``.
+
+    Raises ``StoreError`` when the file is corrupt, not a linkaudit database,
+    from a newer linkaudit, locked past ``timeout`` seconds, or (without
+    ``create``) missing.  An existing file is never overwritten.
+    """
+    name = str(path)
+    file = Path(path)
+    if file.is_dir():
+        raise StoreError(f"{name}: is a directory, expected the history database file")
+    if not file.exists():
+        if not create:
+            raise StoreError(f"{name}: no history database here (a `linkaudit audit` run creates it)")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{name}: cannot create the history directory ({exc.strerror or exc})") from exc
+    try:
+        conn = sqlite3.connect(name, timeout=timeout, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _store_error(name, exc, action="open", timeout=timeout) from exc
+    try:
+        _prepare(conn, name)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _store_error(name, exc, action="open", timeout=timeout) from exc
+    return Store(conn, name, timeout=timeout, keep_runs=keep_runs)
+
+
+def _prepare(conn: sqlite3.Connection, name: str) -> None:
+    """Check that ``conn`` is a linkaudit database of a version we understand; create the tables if empty."""
+    # reading the header first: a file that is not SQLite fails here, before anything is written
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    _check_version(conn, name, version)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # another run may have created the tables while we waited for the lock
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        _check_version(conn, name, version)
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _check_version(conn: sqlite3.Connection, name: str, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{name}: history database has schema version {version}, newer than this linkaudit "
+                         f"understands ({SCHEMA_VERSION}); upgrade linkaudit or use another history_path "
+                         "(the file was left untouched)")
+    app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if version == 0:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if tables or app not in (0, APPLICATION_ID):
+            raise StoreError(f"{name}: not a linkaudit history database (it holds other tables: "
+                             f"{', '.join(sorted(tables)[:3]) or 'none'}); it was left untouched")
+    elif app != APPLICATION_ID:
+        raise StoreError(f"{name}: not a linkaudit history database (application id {app:#x}); "
+                         "it was left untouched")
