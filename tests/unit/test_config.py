@@ -1,0 +1,110 @@
+"""Configuration loading: defaults, the shipped config.yaml, overrides, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from linkaudit.cli import main
+from linkaudit.config import Settings, load_settings
+from linkaudit.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _keys(obj: object, prefix: str = "") -> set[str]:
+    keys = set()
+    for field in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, field.name)
+        name = f"{prefix}{field.name}"
+        keys.add(name)
+        if dataclasses.is_dataclass(value):
+            keys |= _keys(value, name + ".")
+    return keys
+
+
+def test_shipped_config_equals_defaults() -> None:
+    """config.yaml documents the defaults: loading it gives exactly the built-in Settings."""
+    assert load_settings(ROOT / "config.yaml") == Settings()
+
+
+def test_shipped_config_documents_every_key() -> None:
+    """Every settings key appears in config.yaml, so the file stays the full reference."""
+    text = (ROOT / "config.yaml").read_text()
+    missing = [key for key in _keys(Settings()) if f"{key.rsplit('.', 1)[-1]}:" not in text]
+    assert missing == []
+
+
+def test_overrides_win_over_the_file(tmp_path: Path) -> None:
+    """Flags (overrides, dotted keys allowed) take precedence over the file."""
+    config = tmp_path / "c.yaml"
+    config.write_text("concurrency: 5\nretry:\n  attempts: 7\n")
+    settings = load_settings(config, {"concurrency": 9, "retry.initial_wait": 0.0, "timeout": None})
+    assert (settings.concurrency, settings.retry.attempts, settings.retry.initial_wait) == (9, 7, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("concurency: 5\n", "unknown key 'concurency'"),
+        ("retry:\n  atempts: 2\n", "unknown key 'retry.atempts'"),
+        ("concurrency: many\n", "concurrency: expected an integer"),
+        ("allow_private_hosts: 1\n", "allow_private_hosts: expected true or false"),
+        ("exclude: ['([']\n", "'exclude[0]' is not a valid regex"),
+        ("exclude: '^x'\n", "exclude: expected a list"),
+        ("concurrency: 0\n", "'concurrency' must be at least 1"),
+        ("policy:\n  fail_on: [borked]\n", "unknown status 'borked'"),
+        ("github:\n  batch_size: 500\n", "at most 100"),
+        ("hosts:\n  - host: a.org\n    concurrency: x\n", "hosts[0].concurrency: expected an integer"),
+        ("- just\n- a list\n", "top level must be a mapping"),
+        ("key: [unclosed\n", "invalid YAML at line"),
+    ],
+)
+def test_bad_config_names_key_and_file(tmp_path: Path, content: str, message: str) -> None:
+    """An unknown key, a wrong type or a bad regex raises ConfigError naming the key and the file."""
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert message in str(info.value)
+    assert str(config) in str(info.value)
+
+
+def test_missing_config_file() -> None:
+    """A config path that does not exist is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found"):
+        load_settings("nope.yaml")
+
+
+def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit --config bad.yaml` prints one line naming the file and the key and exits 2, no traceback."""
+    config = tmp_path / "bad.yaml"
+    config.write_text("timeout: soon\n")
+    code = main(["audit", str(ROOT / "examples" / "cvpr-2022-list06.md"), "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "timeout" in err and str(config) in err
+
+
+def test_host_overrides_fall_back_to_globals() -> None:
+    """Per-host settings apply to the exact host or a *.suffix, and fall back to the global values."""
+    settings = load_settings(None, {"hosts": [{"host": "*.ieee.org", "concurrency": 2, "accept": [403]},
+                                             {"host": "doi.org", "min_interval": 1.5}]})
+    assert settings.effective_concurrency("ieeexplore.ieee.org") == 2
+    assert settings.effective_concurrency("example.org") == 8
+    assert settings.effective_min_interval("doi.org") == 1.5
+    assert settings.accepted_statuses("ieeexplore.ieee.org") == frozenset({403})
+    assert settings.accepted_statuses("doi.org") == frozenset()
+
+
+def test_token_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is read from the named environment variable; the file cannot hold one."""
+    monkeypatch.setenv("MY_TOKEN", "s3cret")
+    settings = load_settings(None, {"github.token_env": "MY_TOKEN"})
+    assert settings.github_token() == "s3cret"
+    config = tmp_path / "c.yaml"
+    config.write_text("github:\n  token: abc\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'github\.token'"):
+        load_settings(config)
