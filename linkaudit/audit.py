@@ -169,7 +169,7 @@ def _print_stdout(report: Report, fmt: str | None, *, quiet: bool) -> None:
         parts = ", ".join(f"{n} {status}" for status, n in counts.by_status.items() if n)
         sys.stdout.write(f"linkaudit: {counts.total} unique links: {parts or 'none'}\n")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if github and summary_path:
+    if fmt == "github" and summary_path:  # annotations on stdout, the status report in the job summary
         from .report.github import render_summary
 
         try:

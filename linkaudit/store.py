@@ -29,6 +29,7 @@ result served from the cache never refreshes its own age.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -116,14 +117,26 @@ def _to_datetime(value: datetime | str | float | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _time_or(value: str | None, fallback: str) -> str:
-    """``value`` normalised, or ``fallback`` when it is missing or unreadable."""
-    if value:
-        try:
-            return utc_iso(value)
-        except ValueError:
-            pass
-    return fallback
+@functools.lru_cache(maxsize=8192)
+def _normalise(value: str) -> tuple[str, float] | None:
+    """An ISO time as (``YYYY-MM-DDTHH:MM:SSZ``, epoch seconds); None when unreadable.
+
+    Cached: the results of one run share a few thousand distinct seconds at most.
+    """
+    try:
+        moment = _to_datetime(value)
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.timestamp()
+
+
+def _time_or(value: str | None, fallback: str) -> tuple[str, float]:
+    """``value`` normalised (text and epoch), or ``fallback`` when it is missing or unreadable."""
+    parsed = _normalise(value) if value else None
+    if parsed is None:
+        parsed = _normalise(fallback)
+        assert parsed is not None  # the run time was validated by record_run
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +296,15 @@ class Store:
             check_rows, link_rows = [], []
             for key in keys:
                 result = latest[key]
-                when = _time_or(result.checked_at, run_time)
+                when, epoch = _time_or(result.checked_at, run_time)
                 entry = _advance(previous.get(key), result, key=key, run_time=run_time, when=when)
                 entries.append(entry)
                 verified: tuple[Any, ...] = (None, None, None, None)
                 if not result.from_cache:
-                    verified = (_to_datetime(when).timestamp(), result.status.value, int(result.definitive),
-                                _projection(result))
+                    # only a definitive ok is ever served again, so only its projection is worth storing
+                    servable = result.status is Status.OK and result.definitive
+                    verified = (epoch, result.status.value, int(result.definitive),
+                                _projection(result) if servable else None)
                 link_rows.append((key, result.url, result.kind.value, entry.first_seen, run_time,
                                   result.status.value, entry.last_ok, entry.consecutive_failures,
                                   entry.first_failed, *verified, int(result.from_cache)))

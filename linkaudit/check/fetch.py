@@ -33,7 +33,7 @@ from .verdict import CONNECT_LEVEL, REASON_TEXT, REDIRECT_CODES, Reason, classif
 KEPT_HEADERS = ("location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type")
 """The only response headers a checker reads (copying all of them costs CPU on every request)."""
 
-HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 500, 501, 999})
+HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 501, 999})
 """HEAD answers that a GET may contradict: servers that refuse or mishandle HEAD."""
 
 API_BODY_CAP = 8 * 1024 * 1024

@@ -110,7 +110,9 @@ class RepoAnswer:
         return self.reason in (Reason.REPO_FOUND, Reason.REPO_RENAMED)
 
 
-def _found(ref: RepoRef, canonical: str, info: RepoInfo, *, via: str, http_status: int, attempts: int) -> RepoAnswer:
+def _found(
+    ref: RepoRef, canonical: str, info: RepoInfo, *, via: str, http_status: int | None, attempts: int
+) -> RepoAnswer:
     renamed = canonical.lower() != ref.slug.lower()
     if info.disabled:
         reason = Reason.REPO_DISABLED
@@ -226,13 +228,14 @@ class GitHubChecker:
                         empty=_as_bool(node.get("isEmpty")),
                         disabled=_as_bool(node.get("isDisabled")),
                     )
+                    # http_status stays None: the batch's 200 says nothing about this repository
                     answer = _found(
-                        ref, node["nameWithOwner"], info, via="graphql", http_status=200, attempts=reply.attempts
+                        ref, node["nameWithOwner"], info, via="graphql", http_status=None, attempts=reply.attempts
                     )
                     self._settle(ref, answer)
                 elif node is None and alias_error == "NOT_FOUND":
                     self._settle(
-                        ref, _missing(Reason.REPO_MISSING, via="graphql", http_status=200, attempts=reply.attempts)
+                        ref, _missing(Reason.REPO_MISSING, via="graphql", http_status=None, attempts=reply.attempts)
                     )
                 else:
                     fallback.append(ref)

@@ -7,6 +7,7 @@ renderers share: results sorted by key, history looked up by key.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,29 +42,25 @@ class Summary:
 
 def summarize(report: Report) -> Summary:
     """Count ``report.results`` per status, per kind and per kind×status."""
+    pairs = Counter((result.kind, result.status) for result in report.results)
     by_status = {s.value: 0 for s in Status}
     by_kind = {k.value: 0 for k in Kind}
-    by_kind_status: dict[str, dict[str, int]] = {}
-    failures = inconclusive = citations = 0
-    for result in report.results:
-        by_status[result.status.value] += 1
-        by_kind[result.kind.value] += 1
-        row = by_kind_status.setdefault(result.kind.value, {s.value: 0 for s in Status})
-        row[result.status.value] += 1
-        citations += len(result.papers)
-        if result.status is Status.BROKEN:
-            failures += 1
-        elif result.status in INCONCLUSIVE:
-            inconclusive += 1
-    ordered_kinds: dict[str, Mapping[str, int]] = {k.value: by_kind_status[k.value] for k in Kind if k.value in by_kind_status}
+    by_kind_status: dict[str, Mapping[str, int]] = {}
+    for kind in Kind:
+        row = {s.value: pairs[(kind, s)] for s in Status}
+        if any(row.values()):
+            by_kind_status[kind.value] = row
+            by_kind[kind.value] = sum(row.values())
+            for status, n in row.items():
+                by_status[status] += n
     return Summary(
         total=len(report.results),
         by_status=by_status,
         by_kind=by_kind,
-        by_kind_status=ordered_kinds,
-        definitive_failures=failures,
-        inconclusive=inconclusive,
-        citations=citations,
+        by_kind_status=by_kind_status,
+        definitive_failures=by_status[Status.BROKEN.value],
+        inconclusive=sum(by_status[s.value] for s in INCONCLUSIVE),
+        citations=sum(len(result.papers) for result in report.results),
     )
 
 
@@ -84,9 +81,9 @@ def papers_without_code_links(report: Report) -> tuple[Paper, ...]:
 
 
 def run_label(entry: HistoryEntry | None) -> str:
-    """How long a link has been broken, e.g. ``broken for 3 runs, since 2026-11-20``; ``new`` without history."""
+    """How long a link has been broken, e.g. ``broken for 3 runs, since 2026-11-20``; ``—`` without history."""
     if entry is None or entry.consecutive_failures < 1:
-        return "new"
+        return "—"
     runs = entry.consecutive_failures
     text = f"broken for {runs} run{'s' if runs != 1 else ''}"
     if entry.first_failed:

@@ -76,13 +76,29 @@ def test_summary_counts_per_status_kind_and_kind_status() -> None:
     assert summary["inconclusive"] == 2
 
 
+def _sorted_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    assert names == sorted(names), names
+    return dict(pairs)
+
+
 def test_results_sorted_by_key_and_map_keys_sorted() -> None:
     """Results come in key order and every object's keys are sorted, so two runs diff cleanly."""
     text = report_json.render(sample_report())
-    doc = json.loads(text)
+    doc = json.loads(text, object_pairs_hook=_sorted_pairs)
     keys = [r["key"] for r in doc["results"]]
     assert keys == sorted(keys)
-    assert text == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_one_line_per_result_so_a_changed_link_is_a_one_line_diff() -> None:
+    """Each result sits on its own line: changing one link's status changes exactly one line."""
+    report = sample_report()
+    changed = dataclasses.replace(report, results=(
+        dataclasses.replace(report.results[2], detail="changed"), *report.results[:2], *report.results[3:]))
+    before, after = report_json.render(report).splitlines(), report_json.render(changed).splitlines()
+    assert len(before) == len(after)
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == 1
+    assert sum(line.startswith('    {"attempts"') for line in before) == len(report.results)
 
 
 def test_output_is_independent_of_input_order() -> None:

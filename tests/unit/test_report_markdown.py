@@ -251,3 +251,9 @@ def test_citations_beyond_three_are_counted() -> None:
     many = dataclasses.replace(many, papers=tuple(Citation(str(i), "c.md", i + 1, f"P{i}") for i in range(5)))
     row = parse_tables(markdown.render(Report(results=(many,))))["Broken links"][0]
     assert row["Paper"].count("<br>") == 3 and row["Paper"].endswith("and 2 more")
+
+
+def test_since_is_a_dash_without_history() -> None:
+    """Without history (e.g. --no-history) the streak column shows a dash, not a made-up age."""
+    row = parse_tables(markdown.render(Report(results=(result("web:x.org/a", Status.BROKEN),))))["Broken links"][0]
+    assert row["Since"] == "—"
