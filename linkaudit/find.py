@@ -221,10 +221,16 @@ def _anchors(text: str) -> list[tuple[int, int, int, str]]:
                   if "doi" in text[max(0, m.start() - 5):m.start()].lower() else None)
         found.append((prefix.start() if prefix else m.start(), m.end(), 1, "doi"))
     for m in DOT_TLD_RE.finditer(text):
+        dot = m.start()
         tld = m.group(1).lower()
         if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm"):
             continue
-        start = _host_start(text, m.start())
+        # most dots sit inside a URL that has a scheme: "//" earlier in the same word
+        lo = max(0, dot - 300)
+        word_start = max(text.rfind(" ", lo, dot), text.rfind("\n", lo, dot), text.rfind("\t", lo, dot))
+        if text.find("//", max(word_start, lo), dot) != -1:
+            continue
+        start = _host_start(text, dot)
         if start == m.start() or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
             continue
         found.append((start, m.end(), 2, "host"))
@@ -270,9 +276,12 @@ def find_in_text(text: str, *, path: str, papers: Sequence[tuple[int, str]] = ()
                 continue
             end, hint = schemeless_end, "schemeless"
         consumed = end
+        raw = text[start:end]
+        if found and start >= 2 and text[start - 2:start] == "](" and found[-1].text == raw:
+            continue  # [url](url): the link text repeats the target
         paper_id = None
         if papers and start >= paper_offsets[0]:
             paper_id = papers[bisect_right(paper_offsets, start) - 1][1]
-        found.append(RawLink(text=text[start:end], source=SourceRef(path, index.line(start)), paper_id=paper_id,
+        found.append(RawLink(text=raw, source=SourceRef(path, index.line(start)), paper_id=paper_id,
                              hint=hint))
     return found
