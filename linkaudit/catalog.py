@@ -52,12 +52,25 @@ def _split_authors(value: str) -> tuple[str, ...]:
     value = _clean_inline(value)
     if not value:
         return ()
+    if ";" not in value and " and " not in value:  # the common "A, B, C": no regex needed
+        return tuple(p for p in (part.strip() for part in value.split(",")) if p)
     parts = re.split(r"\s*;\s*|\s*,\s*(?:and\s+)?|\s+and\s+", value)
     return tuple(p.strip() for p in parts if p.strip())
 
 
+DOI_URL_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/")
+BARE_DOI_RE = re.compile(r"10\.\d{4,9}/\S+")
+
+
 def _url_and_doi(value: str) -> tuple[str | None, str | None]:
     """The URL a ``**URL**`` field points at, and the DOI when it is one."""
+    value = value.strip()
+    if value.endswith(")") and "](" in value:  # the common "[text](url)": plain string operations
+        url = value[value.rindex("](") + 2:-1].strip()
+        if url and " " not in url:
+            for prefix in DOI_URL_PREFIXES:
+                if url.startswith(prefix) and BARE_DOI_RE.fullmatch(url, len(prefix)):
+                    return url, url[len(prefix):]
     match = MD_LINK_RE.search(value)
     url = match.group(2) if match else None
     if url is None:
