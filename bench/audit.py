@@ -202,11 +202,13 @@ def print_report(args: argparse.Namespace, runs: list[Run], counts: list[int], f
         status = "timeout" if m.timed_out else str(m.returncode)
         rows.append([
             run.tool, status, fmt(m.wall_s), fmt(ideal), fmt(m.wall_s / ideal), f"{args.links / m.wall_s:,.0f}",
-            run.stats.requests, run.stats.connections, run.stats.peak_per_host, run.stats.peak_in_flight,
+            run.stats.requests,
+            f"{sum(h.heads for h in run.stats.hosts.values())}/{sum(h.gets for h in run.stats.hosts.values())}",
+            run.stats.connections, run.stats.peak_per_host, run.stats.peak_in_flight,
             fmt(m.cpu_s), fmt(m.maxrss_mb, 0), "-" if run.ok is None else run.ok, fmt(run.stats.cpu_s), run.note,
         ])
     print(format_table(
-        ["tool", "exit", "wall s", "ideal s", "wall/ideal", "links/s", "requests", "conns", "peak/host",
+        ["tool", "exit", "wall s", "ideal s", "wall/ideal", "links/s", "requests", "HEAD/GET", "conns", "peak/host",
          "peak all", "CPU s", "RSS MB", "ok", "web CPU s", "note"],
         rows,
     ))

@@ -35,9 +35,10 @@ from ..progress import NullProgress, Progress
 from ..suggest import hyphen_variants
 from .doi import DoiChecker
 from .fetch import Checker, Fetcher
-from .github import GitHubChecker, RepoRef, parse_repo
+from .github import GitHubChecker
 from .hosts import HostGates, NetworkState, host_key
 from .http import WebChecker
+from .repo import RepoRef, parse_repo
 from .schedule import Job, Scheduler
 from .shortlink import ShortlinkChecker
 from .ssrf import is_private_literal
@@ -84,15 +85,28 @@ async def check_links(
     return tuple(sorted(results, key=lambda r: r.key))
 
 
+_clock: list[tuple[int, str]] = [(0, "")]
+
+
 def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time, ISO-8601 to the second (formatted once per second: it is stamped on every result)."""
+    second = int(time.time())
+    cached = _clock[0]
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _clock[0] = cached
+    return cached[1]
 
 
 class _Run:
     """One checking run: the client, the checkers, the scheduler and the results so far."""
 
     def __init__(
-        self, settings: Settings, progress: Progress, groups: dict[LinkKey, list[Link]], papers: Sequence[Paper]
+        self,
+        settings: Settings,
+        progress: Progress,
+        groups: dict[LinkKey, list[Link]],
+        papers: Sequence[Paper],
     ) -> None:
         self.settings = settings
         self.progress = progress
@@ -104,7 +118,11 @@ class _Run:
         self.excludes = [re.compile(p) for p in settings.exclude]
         self.includes = [re.compile(p) for p in settings.include]
         self.owners = sorted(
-            {ref.owner for ls in groups.values() if (ref := _repo(ls[0])) is not None and ref.name is not None}
+            {
+                ref.owner
+                for ls in groups.values()
+                if (ref := _repo(ls[0])) is not None and ref.name is not None
+            }
         )
 
     def _title_for(self, link: Link) -> str | None:
@@ -115,12 +133,18 @@ class _Run:
         settings = self.settings
         gates = HostGates(settings)
         router = HostRouter(settings)
-        headers = {"User-Agent": settings.user_agent, "Accept": BROWSER_ACCEPT, "Accept-Language": "en;q=0.9, *;q=0.5"}
+        headers = {
+            "User-Agent": settings.user_agent,
+            "Accept": BROWSER_ACCEPT,
+            "Accept-Language": "en;q=0.9, *;q=0.5",
+        }
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
         async with httpx.AsyncClient(
             transport=router, trust_env=True, headers=headers, timeout=timeout, follow_redirects=False
         ) as client:
-            fetcher = Fetcher(client=client, router=router, settings=settings, gates=gates, network=self.network)
+            fetcher = Fetcher(
+                client=client, router=router, settings=settings, gates=gates, network=self.network
+            )
             self.web = WebChecker(fetcher, settings, self.network)
             self.github = GitHubChecker(fetcher, self.web, settings, self.network)
             self.checkers: dict[Kind, Checker] = {kind: self.web for kind in Kind}
@@ -172,6 +196,7 @@ class _Run:
 
     def _plan(self) -> None:
         batch: list[Link] = []
+        prefetch: list[RepoRef] = []
         for links in self.groups.values():
             link = links[0]
             started = time.monotonic()
@@ -183,8 +208,12 @@ class _Run:
                 verdict = verdict_for_reason(reason)
                 detail = REASON_TEXT[reason]
                 result = CheckResult(
-                    key=link.key, url=link.url, kind=link.kind, status=verdict.status,
-                    definitive=verdict.definitive, detail=detail,
+                    key=link.key,
+                    url=link.url,
+                    kind=link.kind,
+                    status=verdict.status,
+                    definitive=verdict.definitive,
+                    detail=detail,
                 )
                 self._record(link, result, started)
                 continue
@@ -192,10 +221,16 @@ class _Run:
             if ref is not None and ref.name is not None and self.github.has_token:
                 batch.append(link)
                 continue
+            if ref is not None and ref.name is None and self.settings.check_suggestions:
+                # an owner-only link's candidates are always checked: ask about them with the first batch
+                prefetch.extend(r for url in link.suggestions if (r := _repo_of_url(url)) and r.name)
             self.scheduler.submit(self._host_for(link), self._job(link))
         size = self.settings.github.batch_size
+        if prefetch and self.github.has_token and not batch:
+            self.scheduler.submit(self.github.graphql_host, self._batch_job([], prefetch))
         for i in range(0, len(batch), size):
-            self.scheduler.submit(self.github.graphql_host, self._batch_job(batch[i : i + size]))
+            extra = prefetch if i == 0 and self.github.has_token else []
+            self.scheduler.submit(self.github.graphql_host, self._batch_job(batch[i : i + size], extra))
 
     # -- jobs --------------------------------------------------------------------------------------
 
@@ -216,12 +251,12 @@ class _Run:
 
         return job
 
-    def _batch_job(self, links: list[Link]) -> Job:
+    def _batch_job(self, links: list[Link], prefetch: Sequence[RepoRef] = ()) -> Job:
         async def job() -> None:
             t0 = time.monotonic()
             refs = [_repo(link) for link in links]
             try:
-                answers = await self.github.lookup(r for r in refs if r is not None)
+                answers = await self.github.lookup([*(r for r in refs if r is not None), *prefetch])
             except NetworkUnavailable:
                 raise
             except Exception as exc:
@@ -291,7 +326,9 @@ class _Run:
                 repos[url] = ref
             elif self._skip_reason(replace(link, url=url, key=key, kind=kind, suggestions=())) is None:
                 others.append(
-                    Link(url=url, original=url, kind=kind, key=key, paper_id=link.paper_id, source=link.source)
+                    Link(
+                        url=url, original=url, kind=kind, key=key, paper_id=link.paper_id, source=link.source
+                    )
                 )
         exists: set[str] = set()
         lookups = self.github.lookup(repos.values()) if repos else None
@@ -360,5 +397,3 @@ def _internal_error(link: Link, exc: Exception) -> CheckResult:
         definitive=False,
         detail=f"internal error ({type(exc).__name__}); please report it",
     )
-
-

@@ -61,7 +61,9 @@ def titles_match(found: str, expected: str) -> bool:
 class DoiChecker:
     """Checks DOIs at the handle API, optionally reading their titles from Crossref."""
 
-    def __init__(self, fetcher: Fetcher, settings: Settings, *, title_for: Callable[[Link], str | None]) -> None:
+    def __init__(
+        self, fetcher: Fetcher, settings: Settings, *, title_for: Callable[[Link], str | None]
+    ) -> None:
         self._fetcher = fetcher
         self._settings = settings
         self._api = settings.doi.api.rstrip("/")
@@ -74,7 +76,9 @@ class DoiChecker:
         doi = doi_of_link(link)
         if doi is None:
             verdict = verdict_for_reason(Reason.INVALID_URL)
-            return _set(base, verdict.status, verdict.definitive, detail=f"{REASON_TEXT[Reason.INVALID_URL]}: no DOI")
+            return _set(
+                base, verdict.status, verdict.definitive, detail=f"{REASON_TEXT[Reason.INVALID_URL]}: no DOI"
+            )
         url = f"{self._api}/api/handles/{quote(doi, safe=DOI_SAFE)}?type=URL"
         try:
             reply = await self._fetcher.request(
@@ -82,7 +86,9 @@ class DoiChecker:
             )
         except Failed as failure:
             # the handle API being unreachable says nothing about the DOI
-            return _set(base, ERROR.status, False, detail=f"doi.org: {failure.detail}", attempts=failure.attempts)
+            return _set(
+                base, ERROR.status, False, detail=f"doi.org: {failure.detail}", attempts=failure.attempts
+            )
         body = reply.json()
         code = body.get("responseCode") if isinstance(body, dict) else None
         if reply.status == 200 and code in HANDLE_REGISTERED:
@@ -100,7 +106,9 @@ class DoiChecker:
                 if matches is False:
                     detail += f"; Crossref title differs from the paper's: {title!r}"
             verdict = verdict_for_reason(Reason.DOI_REGISTERED)
-            return _set(base, verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts, doi=info)
+            return _set(
+                base, verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts, doi=info
+            )
         if code == HANDLE_NOT_FOUND:
             verdict = verdict_for_reason(Reason.DOI_NOT_REGISTERED)
             return _set(
@@ -169,5 +177,11 @@ def _set(
     doi: DoiInfo | None = None,
 ) -> CheckResult:
     return replace(
-        base, status=status, definitive=definitive, detail=detail, http_status=code, attempts=attempts, doi=doi
+        base,
+        status=status,
+        definitive=definitive,
+        detail=detail,
+        http_status=code,
+        attempts=attempts,
+        doi=doi,
     )

@@ -11,7 +11,6 @@ checkers see only ``Reply``, ``Failed`` and ``Walk``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import ssl
 from collections.abc import Mapping
@@ -25,12 +24,14 @@ from ..config import Settings
 from ..errors import NetworkUnavailable
 from ..model import CheckResult, Link
 from .hosts import HostGate, HostGates, NetworkState, host_key, host_name
-from .retry import build_retrying
+from .retry import call_with_retries
 from .ssrf import AddressGuard
 from .transport import HostRouter
 from .verdict import CONNECT_LEVEL, REASON_TEXT, REDIRECT_CODES, Reason, classify_exception
 
-KEPT_HEADERS = ("location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type")
+KEPT_HEADERS = frozenset(
+    {"location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type"}
+)
 """The only response headers a checker reads (copying all of them costs CPU on every request)."""
 
 HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 501, 999})
@@ -146,7 +147,9 @@ class Fetcher:
         host = parts.hostname or ""
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise Failed(Reason.UNSUPPORTED_SCHEME, f"{REASON_TEXT[Reason.UNSUPPORTED_SCHEME]}: {scheme or '?'}")
+            raise Failed(
+                Reason.UNSUPPORTED_SCHEME, f"{REASON_TEXT[Reason.UNSUPPORTED_SCHEME]}: {scheme or '?'}"
+            )
         try:
             port = parts.port or (443 if scheme == "https" else 80)
             blocked = await self._guard.is_blocked(host, port, proxied=self._router.is_proxied(scheme, host))
@@ -195,13 +198,14 @@ class Fetcher:
         content = json.dumps(json_body).encode() if json_body is not None else None
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        retrying = build_retrying(self.settings.retry)
         try:
-            reply: Reply = await retrying(self._attempt, gate, method, url, headers, content, read_body, counter)
+            return await call_with_retries(
+                self.settings.retry,
+                lambda: self._attempt(gate, method, url, headers, content, read_body, counter),
+            )
         except CAUGHT as exc:
             reason = classify_exception(exc)
             self._fail(key, reason, describe_exception(exc, reason), attempts=counter[0])
-        return dataclasses.replace(reply, attempts=counter[0])
 
     async def _attempt(
         self,
@@ -230,16 +234,26 @@ class Fetcher:
                 status = response.status_code
                 self.network.note_answer(status)
                 body = b""
-                if method != "HEAD":
-                    body = await self._read(response, API_BODY_CAP if read_body else self.settings.max_body_bytes)
+                if method == "HEAD":
+                    # an empty body, but reading it lets the connection go back to the pool (else it is closed)
+                    await response.aread()
+                else:
+                    body = await self._read(
+                        response, API_BODY_CAP if read_body else self.settings.max_body_bytes
+                    )
                     if not read_body:
                         body = b""
             finally:
                 await response.aclose()
-        raw = response.headers
-        kept = {name: value for name in KEPT_HEADERS if (value := raw.get(name)) is not None}
+        kept: dict[str, str] = {}
+        for raw_name, raw_value in response.headers.raw:
+            name = raw_name.decode("latin-1").lower()
+            if name in KEPT_HEADERS:
+                kept[name] = raw_value.decode("latin-1")
         retry_after = gate.observe(status, kept, max_wait=self._max_wait)
-        return Reply(url=url, status=status, headers=kept, body=body, attempts=counter[0], retry_after=retry_after)
+        return Reply(
+            url=url, status=status, headers=kept, body=body, attempts=counter[0], retry_after=retry_after
+        )
 
     @staticmethod
     async def _read(response: httpx.Response, cap: int) -> bytes:

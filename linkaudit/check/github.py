@@ -24,20 +24,29 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
-from ..classify import GITHUB_RESERVED
 from ..config import Settings
 from ..model import CheckResult, Link, RepoInfo, Status
 from .fetch import Failed, Fetcher, Reply
 from .hosts import NetworkState, host_key
 from .http import WebChecker, status_text
+from .repo import (
+    RepoAnswer,
+    RepoRef,
+    as_bool,
+    as_int,
+    as_str,
+    found_answer,
+    inconclusive_answer,
+    missing_answer,
+    parse_repo,
+)
 from .verdict import (
     ERROR,
     REASON_TEXT,
     Reason,
-    Verdict,
     verdict_for_reason,
     verdict_for_status,
 )
@@ -45,113 +54,6 @@ from .verdict import (
 GRAPHQL_FIELDS = "nameWithOwner isArchived isDisabled isEmpty stargazerCount pushedAt"
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 MAX_API_REDIRECTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class RepoRef:
-    """A GitHub link read as owner, repository and the path inside the repository."""
-
-    owner: str
-    name: str | None
-    """None for an owner-only link (a user or organisation page)."""
-    rest: str = ""
-    """What follows ``/owner/repo`` (``/tree/main/src``, with its query), empty for the repository itself."""
-
-    @property
-    def slug(self) -> str:
-        """``owner/repo`` as written."""
-        return f"{self.owner}/{self.name}" if self.name else self.owner
-
-    @property
-    def lookup(self) -> str:
-        """The cache key: lower-cased ``owner/repo``."""
-        return self.slug.lower()
-
-
-def parse_repo(url: str) -> RepoRef | None:
-    """The ``RepoRef`` of a GitHub URL (any host: the kind was decided upstream); None for site pages."""
-    parts = urlsplit(url)
-    segments = [s for s in parts.path.split("/") if s]
-    if not segments or segments[0].lower() in GITHUB_RESERVED:
-        return None
-    owner = segments[0]
-    if len(segments) == 1:
-        return RepoRef(owner, None)
-    name = segments[1]
-    if name.lower().endswith(".git"):
-        name = name[:-4]
-    if not name:
-        return RepoRef(owner, None)
-    rest = "/" + "/".join(segments[2:]) if len(segments) > 2 else ""
-    if rest and parts.query:
-        rest += f"?{parts.query}"
-    return RepoRef(owner, name, rest)
-
-
-@dataclass(frozen=True, slots=True)
-class RepoAnswer:
-    """What GitHub said about one repository."""
-
-    verdict: Verdict
-    reason: Reason | None
-    """``REPO_FOUND``/``REPO_RENAMED``/``REPO_MISSING``/``REPO_DISABLED``; None when inconclusive."""
-    detail: str
-    info: RepoInfo | None = None
-    canonical: str | None = None
-    """``owner/repo`` as GitHub spells it now (differs from the link after a rename)."""
-    http_status: int | None = None
-    attempts: int = 0
-    via: str = ""
-    """``graphql``, ``rest`` or ``web``."""
-
-    @property
-    def exists(self) -> bool:
-        """True when the repository exists (maybe renamed)."""
-        return self.reason in (Reason.REPO_FOUND, Reason.REPO_RENAMED)
-
-
-def _found(
-    ref: RepoRef, canonical: str, info: RepoInfo, *, via: str, http_status: int | None, attempts: int
-) -> RepoAnswer:
-    renamed = canonical.lower() != ref.slug.lower()
-    if info.disabled:
-        reason = Reason.REPO_DISABLED
-    elif renamed:
-        reason = Reason.REPO_RENAMED
-        info = replace(info, renamed_to=canonical)
-    else:
-        reason = Reason.REPO_FOUND
-    detail = REASON_TEXT[reason] + (f" to {canonical}" if reason is Reason.REPO_RENAMED else "")
-    if info.archived:
-        detail += "; archived"
-    if info.empty:
-        detail += "; empty"
-    return RepoAnswer(
-        verdict_for_reason(reason), reason, detail, info, canonical, http_status=http_status, attempts=attempts, via=via
-    )
-
-
-def _missing(reason: Reason, *, via: str, http_status: int | None, attempts: int) -> RepoAnswer:
-    info = RepoInfo(disabled=True) if reason is Reason.REPO_DISABLED else None
-    return RepoAnswer(
-        verdict_for_reason(reason), reason, REASON_TEXT[reason], info, http_status=http_status, attempts=attempts, via=via
-    )
-
-
-def _inconclusive(verdict: Verdict, detail: str, *, via: str, http_status: int | None, attempts: int) -> RepoAnswer:
-    return RepoAnswer(verdict, None, detail, http_status=http_status, attempts=attempts, via=via)
-
-
-def _as_bool(value: object) -> bool:
-    return value is True
-
-
-def _as_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _as_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 class GitHubChecker:
@@ -168,6 +70,9 @@ class GitHubChecker:
         self._webbase = settings.github.web.rstrip("/")
         self._token_hosts = frozenset({host_key(self._api), host_key(self._graphql)})
         self._answers: dict[str, asyncio.Future[RepoAnswer]] = {}
+        self._queue: list[RepoRef] = []
+        self._flush: asyncio.Task[None] | None = None
+        self._flushing: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
         self.api_host = host_key(self._api)
         self.graphql_host = host_key(self._graphql)
         self.web_host = host_key(self._webbase)
@@ -179,8 +84,9 @@ class GitHubChecker:
 
     # -- the API, with the token only for the API hosts ------------------------------------------
 
-    def _api_headers(self, url: str, *, use_token: bool = True) -> Mapping[str, str]:
-        if use_token and self._token and host_key(url) in self._token_hosts:
+    def _api_headers(self, url: str) -> Mapping[str, str]:
+        """API headers; the token only when ``url`` is on a configured API host."""
+        if self._token and host_key(url) in self._token_hosts:
             return {**API_HEADERS, "Authorization": f"Bearer {self._token}"}
         return API_HEADERS
 
@@ -222,20 +128,28 @@ class GitHubChecker:
                 assert reply is not None
                 if isinstance(node, dict) and isinstance(node.get("nameWithOwner"), str):
                     info = RepoInfo(
-                        archived=_as_bool(node.get("isArchived")),
-                        stars=_as_int(node.get("stargazerCount")),
-                        pushed_at=_as_str(node.get("pushedAt")),
-                        empty=_as_bool(node.get("isEmpty")),
-                        disabled=_as_bool(node.get("isDisabled")),
+                        archived=as_bool(node.get("isArchived")),
+                        stars=as_int(node.get("stargazerCount")),
+                        pushed_at=as_str(node.get("pushedAt")),
+                        empty=as_bool(node.get("isEmpty")),
+                        disabled=as_bool(node.get("isDisabled")),
                     )
                     # http_status stays None: the batch's 200 says nothing about this repository
-                    answer = _found(
-                        ref, node["nameWithOwner"], info, via="graphql", http_status=None, attempts=reply.attempts
+                    answer = found_answer(
+                        ref,
+                        node["nameWithOwner"],
+                        info,
+                        via="graphql",
+                        http_status=None,
+                        attempts=reply.attempts,
                     )
                     self._settle(ref, answer)
                 elif node is None and alias_error == "NOT_FOUND":
                     self._settle(
-                        ref, _missing(Reason.REPO_MISSING, via="graphql", http_status=None, attempts=reply.attempts)
+                        ref,
+                        missing_answer(
+                            Reason.REPO_MISSING, via="graphql", http_status=None, attempts=reply.attempts
+                        ),
                     )
                 else:
                     fallback.append(ref)
@@ -264,18 +178,20 @@ class GitHubChecker:
             if not isinstance(body, dict) or not isinstance(body.get("full_name"), str):
                 return None
             info = RepoInfo(
-                archived=_as_bool(body.get("archived")),
-                stars=_as_int(body.get("stargazers_count")),
-                pushed_at=_as_str(body.get("pushed_at")),
+                archived=as_bool(body.get("archived")),
+                stars=as_int(body.get("stargazers_count")),
+                pushed_at=as_str(body.get("pushed_at")),
                 empty=body.get("size") == 0,
-                disabled=_as_bool(body.get("disabled")),
+                disabled=as_bool(body.get("disabled")),
             )
-            return _found(ref, body["full_name"], info, via="rest", http_status=200, attempts=attempts)
+            return found_answer(ref, body["full_name"], info, via="rest", http_status=200, attempts=attempts)
         if reply.status == 404:
-            return _missing(Reason.REPO_MISSING, via="rest", http_status=404, attempts=attempts)
+            return missing_answer(Reason.REPO_MISSING, via="rest", http_status=404, attempts=attempts)
         body = reply.json()
         if reply.status == 451 or (reply.status == 403 and isinstance(body, dict) and "block" in body):
-            return _missing(Reason.REPO_DISABLED, via="rest", http_status=reply.status, attempts=attempts)
+            return missing_answer(
+                Reason.REPO_DISABLED, via="rest", http_status=reply.status, attempts=attempts
+            )
         return None
 
     async def _from_web(self, ref: RepoRef) -> RepoAnswer:
@@ -288,25 +204,42 @@ class GitHubChecker:
                 reply = await self._fetcher.request("GET", url, guard=False)
                 attempts += reply.attempts
         except Failed as failure:
-            verdict = verdict_for_reason(failure.reason)  # a DNS failure of GitHub itself says nothing of the repo
+            # github.com failing (even to resolve) says nothing about the repository
+            verdict = verdict_for_reason(failure.reason)
             if verdict.status is Status.BROKEN:
                 verdict = ERROR
-            return _inconclusive(verdict, f"github.com: {failure.detail}", via="web", http_status=None, attempts=failure.attempts)
+            return inconclusive_answer(
+                verdict,
+                f"github.com: {failure.detail}",
+                via="web",
+                http_status=None,
+                attempts=failure.attempts,
+            )
         location = reply.headers.get("location")
         if reply.status in (301, 308) and location:
             moved = parse_repo(urljoin(url, location))
             if moved is not None and moved.name:
-                return _found(ref, moved.slug, RepoInfo(), via="web", http_status=reply.status, attempts=attempts)
+                return found_answer(
+                    ref, moved.slug, RepoInfo(), via="web", http_status=reply.status, attempts=attempts
+                )
         if 200 <= reply.status < 300:
-            return _found(ref, ref.slug, RepoInfo(), via="web", http_status=reply.status, attempts=attempts)
+            return found_answer(
+                ref, ref.slug, RepoInfo(), via="web", http_status=reply.status, attempts=attempts
+            )
         if reply.status == 404:
-            return _missing(Reason.REPO_MISSING, via="web", http_status=404, attempts=attempts)
+            return missing_answer(Reason.REPO_MISSING, via="web", http_status=404, attempts=attempts)
         if reply.status == 451:
-            return _missing(Reason.REPO_DISABLED, via="web", http_status=451, attempts=attempts)
+            return missing_answer(Reason.REPO_DISABLED, via="web", http_status=451, attempts=attempts)
         verdict = verdict_for_status(reply.status)
         if verdict.definitive:
             verdict = ERROR  # any other answer from a repository page is not evidence about the repository
-        return _inconclusive(verdict, f"github.com: {status_text(reply.status)}", via="web", http_status=reply.status, attempts=attempts)
+        return inconclusive_answer(
+            verdict,
+            f"github.com: {status_text(reply.status)}",
+            via="web",
+            http_status=reply.status,
+            attempts=attempts,
+        )
 
     async def _lookup_one(self, ref: RepoRef) -> None:
         answer = await self._rest(ref)
@@ -322,29 +255,54 @@ class GitHubChecker:
     async def lookup(self, refs: Iterable[RepoRef]) -> dict[str, RepoAnswer]:
         """Answers for ``refs`` (repositories, not owners), asking GitHub only about ones not asked yet.
 
-        With a token, the new ones go out as GraphQL batches of ``github.batch_size``.
+        With a token, new repositories join a queue that is flushed on the next
+        turn of the event loop, so lookups made at the same moment by different
+        jobs (e.g. the suggestions of several broken links) share GraphQL
+        queries of up to ``github.batch_size`` aliases.
         """
         wanted = {ref.lookup: ref for ref in refs if ref.name}
         todo = [ref for key, ref in wanted.items() if key not in self._answers]
         loop = asyncio.get_running_loop()
         for ref in todo:
             self._answers[ref.lookup] = loop.create_future()
-        if todo:
+        futures = {key: self._answers[key] for key in wanted}
+        if todo and self._token:
+            self._queue.extend(todo)
+            if self._flush is None:
+                self._flush = loop.create_task(self._flush_queue())
+                self._flushing.add(self._flush)
+                self._flush.add_done_callback(self._flushing.discard)
+        elif todo:
             try:
-                if self._token:
-                    size = self._settings.github.batch_size
-                    await asyncio.gather(
-                        *(self._lookup_graphql(todo[i : i + size]) for i in range(0, len(todo), size))
-                    )
+                await asyncio.gather(*(self._lookup_one(ref) for ref in todo))
+            except BaseException as exc:
+                self._abandon(todo, exc)
+                raise
+        return {key: await asyncio.shield(future) for key, future in futures.items()}
+
+    async def _flush_queue(self) -> None:
+        await asyncio.sleep(0)  # let the other jobs started in this turn queue their repositories too
+        batch, self._queue, self._flush = self._queue, [], None
+        size = self._settings.github.batch_size
+        try:
+            await asyncio.gather(
+                *(self._lookup_graphql(batch[i : i + size]) for i in range(0, len(batch), size))
+            )
+        except BaseException as exc:
+            self._abandon(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _abandon(self, refs: Sequence[RepoRef], exc: BaseException) -> None:
+        """Hand ``exc`` to everyone waiting for an answer that will not come, and forget those lookups."""
+        for ref in refs:
+            future = self._answers.get(ref.lookup)
+            if future is not None and not future.done():
+                if isinstance(exc, Exception):
+                    future.set_exception(exc)
                 else:
-                    await asyncio.gather(*(self._lookup_one(ref) for ref in todo))
-            finally:
-                for ref in todo:
-                    future = self._answers[ref.lookup]
-                    if not future.done():
-                        future.cancel()
-                        del self._answers[ref.lookup]
-        return {key: await asyncio.shield(self._answers[key]) for key in wanted}
+                    future.cancel()
+                del self._answers[ref.lookup]
 
     # -- links -------------------------------------------------------------------------------------
 
@@ -353,12 +311,7 @@ class GitHubChecker:
         if web_url is None or not web_url.startswith(self._webbase):
             return web_url
         parts = urlsplit(link.url)
-        return f"{parts.scheme}://{parts.netloc}{web_url[len(self._webbase):]}"
-
-    def needs_path_check(self, link: Link) -> bool:
-        """Whether ``link`` needs a web request beyond the repository lookup."""
-        ref = parse_repo(link.url)
-        return ref is None or ref.name is None or bool(ref.rest and self._settings.github.check_paths)
+        return f"{parts.scheme}://{parts.netloc}{web_url[len(self._webbase) :]}"
 
     async def check(self, link: Link) -> CheckResult:
         """The verdict on a GitHub link (repository through the API, then its path on the web)."""
@@ -366,8 +319,11 @@ class GitHubChecker:
         if ref is None or ref.name is None:
             path = urlsplit(link.url).path or "/"
             result = await self._web.check_url(link, f"{self._webbase}{path}", guard=False)
-            return replace(result, final_url=self._public(link, result.final_url), redirects=tuple(
-                self._public(link, u) or u for u in result.redirects))
+            return replace(
+                result,
+                final_url=self._public(link, result.final_url),
+                redirects=tuple(self._public(link, u) or u for u in result.redirects),
+            )
         answer = (await self.lookup([ref]))[ref.lookup]
         return await self.finish(link, ref, answer)
 

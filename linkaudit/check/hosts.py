@@ -133,8 +133,18 @@ class HostGate:
     """
 
     __slots__ = (
-        "_next_start", "_paused_until", "_refused_until", "_sem", "in_flight", "key", "limit", "min_interval",
-        "peak", "refused_detail", "requests", "unreachable",
+        "_next_start",
+        "_paused_until",
+        "_refused_until",
+        "_sem",
+        "in_flight",
+        "key",
+        "limit",
+        "min_interval",
+        "peak",
+        "refused_detail",
+        "requests",
+        "unreachable",
     )
 
     def __init__(self, key: str, *, limit: int, min_interval: float = 0.0) -> None:
@@ -217,7 +227,10 @@ class HostGate:
         if seconds <= max_wait:
             self.pause(seconds)
         else:
-            self.refuse(seconds, f"{what} by {self.key} for {seconds:.0f} s (more than max_retry_after {max_wait:g} s)")
+            self.refuse(
+                seconds,
+                f"{what} by {self.key} for {seconds:.0f} s (more than max_retry_after {max_wait:g} s)",
+            )
 
 
 class HostGates:
@@ -287,8 +300,8 @@ class NetworkState:
             self.reached = True
 
     def is_down(self) -> bool:
-        """True when requests were tried and nothing at all answered."""
-        return self.attempted > 0 and not self.reached
+        """True when requests (or name lookups) were tried and nothing at all answered."""
+        return (self.attempted > 0 or bool(self.failed_hosts)) and not self.reached
 
     def should_give_up(self) -> bool:
         """True when so many hosts failed at connect level, with nothing answering, that this machine is offline."""

@@ -9,7 +9,6 @@ the evidence and words the detail.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from http import HTTPStatus
 
 from ..config import Settings
@@ -34,7 +33,9 @@ def status_text(code: int) -> str:
         return f"HTTP {code}"
 
 
-def describe_answer(verdict: Verdict, code: int, *, attempts: int, retry_after: float | None, max_wait: float) -> str:
+def describe_answer(
+    verdict: Verdict, code: int, *, attempts: int, retry_after: float | None, max_wait: float
+) -> str:
     """The human detail for a final HTTP answer."""
     text = status_text(code)
     if verdict.status is Status.BLOCKED:
@@ -64,7 +65,9 @@ class WebChecker:
         """The verdict on ``url`` standing in for ``link`` (e.g. the API-less web page of a repository)."""
         return self.judge(link, await self._fetcher.walk(url, guard=guard), origin=url, own_host=guard)
 
-    def judge(self, link: Link, walk: Walk, *, origin: str | None = None, own_host: bool = True) -> CheckResult:
+    def judge(
+        self, link: Link, walk: Walk, *, origin: str | None = None, own_host: bool = True
+    ) -> CheckResult:
         """Turn a walk into a ``CheckResult`` for ``link``.
 
         ``own_host`` is False when the walk went to a configured endpoint
@@ -72,41 +75,41 @@ class WebChecker:
         there says nothing about the link.
         """
         redirects = tuple(target for _, target in walk.hops)
-        base = CheckResult(
-            key=link.key,
-            url=link.url,
-            kind=link.kind,
-            status=Status.ERROR,
-            definitive=False,
-            final_url=walk.final_url,
-            redirects=redirects,
-            attempts=walk.attempts,
-        )
+        code: int | None
         if walk.failure is not None:
             reason = walk.failure.reason
             verdict = verdict_for_reason(reason, network_up=self._network.proven and own_host)
             if reason is Reason.DNS and own_host and not self._network.proven:
                 self._network.dns_pending.add(link.key)
             code = walk.reply.status if walk.reply is not None else None
-            return _with(base, verdict, detail=walk.failure.detail, http_status=code)
-        assert walk.reply is not None
-        reply = walk.reply
-        final_host = host_name(host_key(reply.url))
-        verdict = verdict_for_status(reply.status, accepted=self._settings.accepted_statuses(final_host))
-        if verdict.definitive and verdict.status is Status.OK and walk.hops:
-            verdict = verdict_for_redirects(origin or link.url, walk.hops)
-        if verdict is REDIRECTED:
-            detail = f"moved permanently to {walk.final_url}"
+            detail = walk.failure.detail
         else:
-            detail = describe_answer(
-                verdict,
-                reply.status,
-                attempts=reply.attempts,
-                retry_after=reply.retry_after,
-                max_wait=self._settings.retry.max_retry_after,
-            )
-        return _with(base, verdict, detail=detail, http_status=reply.status)
-
-
-def _with(base: CheckResult, verdict: Verdict, *, detail: str, http_status: int | None) -> CheckResult:
-    return replace(base, status=verdict.status, definitive=verdict.definitive, detail=detail, http_status=http_status)
+            assert walk.reply is not None
+            reply = walk.reply
+            code = reply.status
+            final_host = host_name(host_key(reply.url))
+            verdict = verdict_for_status(reply.status, accepted=self._settings.accepted_statuses(final_host))
+            if verdict.definitive and verdict.status is Status.OK and walk.hops:
+                verdict = verdict_for_redirects(origin or link.url, walk.hops)
+            if verdict is REDIRECTED:
+                detail = f"moved permanently to {walk.final_url}"
+            else:
+                detail = describe_answer(
+                    verdict,
+                    reply.status,
+                    attempts=reply.attempts,
+                    retry_after=reply.retry_after,
+                    max_wait=self._settings.retry.max_retry_after,
+                )
+        return CheckResult(
+            key=link.key,
+            url=link.url,
+            kind=link.kind,
+            status=verdict.status,
+            definitive=verdict.definitive,
+            http_status=code,
+            final_url=walk.final_url,
+            redirects=redirects,
+            attempts=walk.attempts,
+            detail=detail,
+        )

@@ -15,7 +15,8 @@ hands back the last answer, which the verdict turns into ``blocked``.
 from __future__ import annotations
 
 import random
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState
 from tenacity.retry import retry_base
@@ -23,7 +24,9 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ..config import RetrySettings
-from .verdict import Reason, classify_exception
+from .verdict import Reason, classify_exception, is_transport_failure
+
+T = TypeVar("T", bound="RetryHint")
 
 RETRYABLE_REASONS: frozenset[Reason] = frozenset(
     {Reason.TIMEOUT, Reason.CONNECT_TIMEOUT, Reason.CONNECT, Reason.PROXY, Reason.PROTOCOL}
@@ -63,7 +66,8 @@ def is_retryable(outcome: int | BaseException | Reason) -> bool:
     if isinstance(outcome, Reason):
         return outcome in RETRYABLE_REASONS
     if isinstance(outcome, BaseException):
-        return classify_exception(outcome) in RETRYABLE_REASONS
+        # never a cancellation, Ctrl-C or a bug: tenacity catches BaseException, so this filter matters
+        return is_transport_failure(outcome) and classify_exception(outcome) in RETRYABLE_REASONS
     return is_retryable_status(outcome)
 
 
@@ -147,3 +151,38 @@ def build_retrying(settings: RetrySettings) -> AsyncRetrying:
         reraise=True,
         retry_error_callback=_last_outcome,
     )
+
+
+async def call_with_retries(settings: RetrySettings, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Await ``attempt()``, retrying through ``build_retrying`` only when its first outcome is retryable.
+
+    Most requests succeed at once; building and driving an ``AsyncRetrying``
+    costs ~0.1 ms, so the first try runs bare.  When it needs a retry, its
+    outcome is replayed as tenacity's first attempt (no second request), so
+    attempt numbering, waits (``Retry-After``) and stop rules are tenacity's.
+    """
+    first: T | None = None
+    failure: BaseException | None = None
+    try:
+        first = await attempt()
+    except Exception as exc:
+        if not is_retryable(exc) or settings.attempts <= 1:
+            raise
+        failure = exc
+    else:
+        if settings.attempts <= 1 or not is_retryable_answer(first):
+            return first
+    replayed = False
+
+    async def again() -> T:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            if failure is not None:
+                raise failure
+            assert first is not None
+            return first
+        return await attempt()
+
+    result: T = await build_retrying(settings)(again)
+    return result

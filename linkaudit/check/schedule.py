@@ -59,8 +59,8 @@ class Scheduler:
         if queue is None:
             queue = self._queues[host] = deque()
         queue.append(job)
-        self._push(host)
-        if self._done is not None:
+        if self._done is not None:  # before ``run`` the heap is built once, one entry per host
+            self._push(host)
             self._pump()
 
     def pending(self) -> int:
@@ -149,6 +149,9 @@ class Scheduler:
     async def run(self) -> None:
         """Run until every job (including ones submitted meanwhile) has finished; re-raise the first error."""
         self._done = asyncio.get_running_loop().create_future()
+        for host, queue in self._queues.items():
+            if queue:
+                self._push(host)
         self._pump()
         try:
             await self._done

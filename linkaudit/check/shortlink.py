@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from ..classify import classify_url
 from ..config import Settings
-from ..model import CheckResult, Kind, Link
+from ..model import CheckResult, Kind, Link, LinkKey
 from .fetch import HEAD_REFUSED, Failed, Fetcher, Walk
 from .hosts import NetworkState
 from .http import WebChecker
@@ -59,7 +59,10 @@ class ShortlinkChecker:
                 return self._web.judge(link, Walk(reply, None, tuple(hops), attempts))
             target = urljoin(current, location.strip())
             hops.append((reply.status, target))
-            kind, key = classify_url(target)
+            try:
+                kind, key = classify_url(target)
+            except ValueError:  # a malformed target: let the web check say what it is
+                kind, key = Kind.WEB, LinkKey(f"web:{target}")
             if kind is not Kind.SHORTLINK:
                 break
             current = target

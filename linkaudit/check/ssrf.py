@@ -16,8 +16,15 @@ import socket
 
 PRIVATE_NAMES = frozenset(
     {
-        "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback",
-        "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
+        "localhost",
+        "localhost.localdomain",
+        "ip6-localhost",
+        "ip6-loopback",
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
     }
 )
 """Host names that always mean this machine or a cloud metadata service."""

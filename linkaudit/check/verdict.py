@@ -110,7 +110,9 @@ REASON_VERDICTS: Mapping[Reason, Verdict] = {
     Reason.UNEXPECTED_ANSWER: ERROR,
 }
 
-CONNECT_LEVEL: frozenset[Reason] = frozenset({Reason.DNS, Reason.CONNECT, Reason.CONNECT_TIMEOUT, Reason.PROXY})
+CONNECT_LEVEL: frozenset[Reason] = frozenset(
+    {Reason.DNS, Reason.CONNECT, Reason.CONNECT_TIMEOUT, Reason.PROXY}
+)
 """Failures that mean nothing was reached: when every request ends in one of these, the network is down."""
 
 EXCEPTION_REASONS: tuple[tuple[type[BaseException], Reason], ...] = (
@@ -192,6 +194,15 @@ def _causes(exc: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def is_transport_failure(exc: BaseException) -> bool:
+    """True for exceptions that mean a request failed (as opposed to a bug, a cancellation or Ctrl-C)."""
+    if not isinstance(exc, Exception):
+        return False
+    return isinstance(getattr(exc, "reason", None), Reason) or any(
+        isinstance(exc, cls) for cls, _ in EXCEPTION_REASONS
+    )
 
 
 def classify_exception(exc: BaseException) -> Reason:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from testweb import FakeCrossref, FakeDoi, FakeGitHub, Server
 
@@ -14,7 +15,11 @@ from linkaudit.classify import classify_url
 from linkaudit.config import DoiSettings, GitHubSettings, HostSettings, RetrySettings, Settings
 from linkaudit.model import CheckResult, Kind, Link, LinkKey, Paper, SourceRef
 
-FAST_RETRY = RetrySettings(attempts=3, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_retry_after=5.0, total_time=30.0)
+T = TypeVar("T")
+
+FAST_RETRY = RetrySettings(
+    attempts=3, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_retry_after=5.0, total_time=30.0
+)
 
 
 @dataclass
@@ -102,8 +107,22 @@ def make_link(
 
 def run_check(links: Sequence[Link], settings: Settings, **kwargs: object) -> dict[str, CheckResult]:
     """Run ``check_links`` in a fresh event loop; results by URL of the first link per key."""
-    results = asyncio.run(check_links(links, settings, **kwargs))  # type: ignore[arg-type]
+    results = run_async(check_links(links, settings, **kwargs))  # type: ignore[arg-type]
     return {r.url: r for r in results}
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Like ``asyncio.run``, but without waiting for resolver threads stuck on an unreachable DNS server.
+
+    An offline machine's ``getaddrinfo`` calls can hang for seconds in the
+    default executor; ``asyncio.run`` joins them, ``loop.close`` does not.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def paper(pid: str, title: str, path: str = "catalog.md") -> Paper:

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from checkkit import closed_port, make_link, make_settings, run_check
@@ -33,7 +34,9 @@ STATUS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("code", "status", "definitive"), STATUS_CASES, ids=[str(c[0]) for c in STATUS_CASES])
+@pytest.mark.parametrize(
+    ("code", "status", "definitive"), STATUS_CASES, ids=[str(c[0]) for c in STATUS_CASES]
+)
 def test_status_codes(origin: Server, code: int, status: Status, definitive: bool) -> None:
     """Each answer from a real server gets the documented status, definitive flag and HTTP code."""
     url = f"{origin.url}/status/{code}"
@@ -63,7 +66,12 @@ def test_gives_up_after_the_attempt_budget(origin: Server) -> None:
     """A server that keeps failing is an inconclusive error after exactly ``attempts`` tries."""
     url = f"{origin.url}/flaky/9?id=never"
     result = run_check([make_link(url)], make_settings())[url]
-    assert (result.status, result.definitive, result.http_status, result.attempts) == (Status.ERROR, False, 503, 3)
+    assert (result.status, result.definitive, result.http_status, result.attempts) == (
+        Status.ERROR,
+        False,
+        503,
+        3,
+    )
     assert origin.counts["HEAD /flaky/9"] == 3
 
 
@@ -97,7 +105,8 @@ def test_timeout_is_an_error(origin: Server) -> None:
 @pytest.mark.parametrize("mode", ["seconds", "date", "reset"])
 def test_retry_after_is_honoured(origin: Server, mode: str) -> None:
     """A 429 with Retry-After (seconds or HTTP date) or x-ratelimit-reset is waited out, then the link is ok."""
-    url = f"{origin.url}/ratelimit?after=1&id={mode}&mode={mode}"
+    after = 2 if mode == "date" else 1  # an HTTP date has whole-second resolution
+    url = f"{origin.url}/ratelimit?after={after}&id={mode}&mode={mode}"
     started = time.monotonic()
     result = run_check([make_link(url)], make_settings())[url]
     elapsed = time.monotonic() - started
@@ -171,7 +180,9 @@ def test_per_host_limit_measured_at_the_server(serve: Callable[..., Server]) -> 
     a, b = serve(Origin()), serve(Origin(), host="127.0.0.2")
     links = [make_link(f"{a.url}/slow?delay=0.1&n={i}") for i in range(24)]
     links += [make_link(f"{b.url}/slow?delay=0.1&n={i}") for i in range(24)]
-    settings = make_settings(host_concurrency=3, concurrency=5, hosts=(HostSettings(host="127.0.0.2", concurrency=2),))
+    settings = make_settings(
+        host_concurrency=3, concurrency=5, hosts=(HostSettings(host="127.0.0.2", concurrency=2),)
+    )
     results = run_check(links, settings)
     assert all(r.status is Status.OK for r in results.values())
     assert a.peak == 3
@@ -188,7 +199,11 @@ def test_min_interval_spaces_requests(origin: Server) -> None:
 
 def test_excluded_and_not_included_links_are_skipped(origin: Server) -> None:
     """Exclude patterns and a non-matching include list make links ``skipped`` without a request."""
-    excluded, other, kept = f"{origin.url}/status/404?x", f"{origin.url}/status/500", f"{origin.url}/status/200"
+    excluded, other, kept = (
+        f"{origin.url}/status/404?x",
+        f"{origin.url}/status/500",
+        f"{origin.url}/status/200",
+    )
     settings = make_settings(exclude=(r"\?x$",), include=(r"/status/(200|404)",))
     results = run_check([make_link(excluded), make_link(other), make_link(kept)], settings)
     assert (results[excluded].status, results[other].status, results[kept].status) == (
@@ -255,6 +270,13 @@ def test_network_down_when_nothing_resolves() -> None:
         run_check(links, make_settings())
 
 
+def test_network_down_is_detected_by_the_ssrf_guards_own_lookups() -> None:
+    """With the SSRF guard on (the default), failing name lookups alone still mean NetworkUnavailable."""
+    links = [make_link(f"https://guarded{i}.invalid/x") for i in range(3)]
+    with pytest.raises(NetworkUnavailable):
+        run_check(links, make_settings(allow_private_hosts=False))
+
+
 def test_network_down_when_every_port_is_closed() -> None:
     """When every host refuses connections (and the APIs too), the run raises NetworkUnavailable."""
     links = [make_link(f"http://127.0.0.1:{closed_port()}/x{i}") for i in range(3)]
@@ -292,13 +314,15 @@ def test_refused_connection_is_an_error_not_broken(origin: Server) -> None:
 def test_duplicates_are_checked_once_and_cite_every_paper(origin: Server) -> None:
     """Links sharing a key are checked once; the result cites every paper and keeps the first link's repairs."""
     url = f"{origin.url}/status/200"
-    first = make_link(url, paper="7", line=10)
-    first = type(first)(**{**{f: getattr(first, f) for f in first.__slots__}, "repairs": (Repair("r", "d"),)})
+    first = replace(make_link(url, paper="7", line=10), repairs=(Repair("r", "d"),))
     second = make_link(url, paper="8", line=20, path="other.md")
     results = asyncio.run(check_links([first, second], make_settings()))
     assert len(results) == 1
     result = results[0]
-    assert [(c.paper, c.path, c.line) for c in result.papers] == [("7", "catalog.md", 10), ("8", "other.md", 20)]
+    assert [(c.paper, c.path, c.line) for c in result.papers] == [
+        ("7", "catalog.md", 10),
+        ("8", "other.md", 20),
+    ]
     assert result.repairs == (Repair("r", "d"),)
     assert origin.counts["HEAD /status/200"] == 1
 

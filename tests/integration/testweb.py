@@ -10,7 +10,8 @@ Apps:
   ``/loop``, ``/slow?delay=S``, ``/flaky/<n>?id=X`` (503 n times, then 200),
   ``/ratelimit?after=S&times=N&mode=seconds|date|reset``, ``/no-head``,
   ``/head-lies`` (HEAD 404, GET 200), ``/drop`` and ``/drop/<n>`` (close the
-  connection without an answer), ``/page`` and ``/page/``.
+  connection without an answer), ``/page`` and ``/page/``, ``/to-https``
+  (a plain-HTTP request is sent to the same path over HTTPS).
 - ``FakeGitHubAPI``: REST ``/repos/o/r`` (renamed: 301 to
   ``/repositories/<id>``; disabled: 403 with ``block``), an optional
   unauthenticated budget with ``x-ratelimit-*`` headers, ``/graphql`` parsing
@@ -106,7 +107,9 @@ class Server:
 
     def seen(self, method: str | None = None, path_prefix: str = "") -> list[Request]:
         """Logged requests, filtered by method and path prefix."""
-        return [r for r in self.log if (method is None or r.method == method) and r.path.startswith(path_prefix)]
+        return [
+            r for r in self.log if (method is None or r.method == method) and r.path.startswith(path_prefix)
+        ]
 
     def reset_stats(self) -> None:
         """Forget the log and counters."""
@@ -266,7 +269,8 @@ class Origin:
                     return Response(429, {"retry-after": value})
                 if mode == "reset":
                     return Response(
-                        429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time() + after))}
+                        429,
+                        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time() + after))},
                     )
                 if mode == "none":
                     return Response(429)
@@ -286,6 +290,10 @@ class Origin:
                     return DROP
                 return Response(200)
             return DROP
+        if head == "to-https":
+            if req.server.tls is None:
+                return Response(301, {"location": f"https://{req.headers.get('host', '')}{req.path}"})
+            return Response(200)
         if head == "page":
             if req.path.endswith("/"):
                 return Response(200)
@@ -396,10 +404,15 @@ class FakeGitHub:
             return Response.of_json(401, {"message": "This endpoint requires you to be authenticated."})
         if self.graphql_status:
             status = self.graphql_status.pop(0)
-            return Response.of_json(status, {"message": "You have exceeded a secondary rate limit."},
-                                    {"retry-after": self.graphql_retry_after})
+            return Response.of_json(
+                status,
+                {"message": "You have exceeded a secondary rate limit."},
+                {"retry-after": self.graphql_retry_after},
+            )
         query = req.json()["query"]
-        found = re.findall(r'(\w+): repository\(owner: ("(?:[^"\\]|\\.)*"), name: ("(?:[^"\\]|\\.)*")\)', query)
+        found = re.findall(
+            r'(\w+): repository\(owner: ("(?:[^"\\]|\\.)*"), name: ("(?:[^"\\]|\\.)*")\)', query
+        )
         self.graphql_aliases.append(len(found))
         data: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
@@ -408,11 +421,13 @@ class FakeGitHub:
             repo = self._resolve(slug)
             if repo is None:
                 data[alias] = None
-                errors.append({
-                    "type": "NOT_FOUND",
-                    "path": [alias],
-                    "message": f"Could not resolve to a Repository with the name '{slug}'.",
-                })
+                errors.append(
+                    {
+                        "type": "NOT_FOUND",
+                        "path": [alias],
+                        "message": f"Could not resolve to a Repository with the name '{slug}'.",
+                    }
+                )
                 continue
             data[alias] = {
                 "nameWithOwner": repo.full_name,
@@ -464,7 +479,7 @@ class FakeDoi:
         prefix = "/api/handles/"
         if not req.path.startswith(prefix):
             return Response(404, body=b"<html>no such page</html>")
-        doi = req.path[len(prefix):]
+        doi = req.path[len(prefix) :]
         target = self.registered.get(doi.lower())
         if target is None:
             return Response.of_json(404, {"responseCode": 100, "handle": doi})
@@ -500,15 +515,16 @@ class FakeCrossref:
 class VirtualHosts:
     """Dispatches on the Host header: one TLS server answering for several public names."""
 
-    def __init__(self, apps: dict[str, App]) -> None:
+    def __init__(self, apps: dict[str, App], default: App | None = None) -> None:
         self.apps = apps
+        self.default = default
         self.log: list[tuple[str, str, str]] = []
         """(host, path, authorization) per request."""
 
     async def __call__(self, req: Request) -> Response:
         """Route by host."""
         self.log.append((req.host, req.path, req.headers.get("authorization", "")))
-        app = self.apps.get(req.host)
+        app = self.apps.get(req.host, self.default)
         if app is None:
             return Response(421)
         return await app(req)

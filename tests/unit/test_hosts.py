@@ -127,7 +127,10 @@ def test_gates_use_per_host_settings() -> None:
     """Per-host overrides (exact or ``*.suffix``) set a gate's limit and interval; others get the defaults."""
     settings = Settings(
         host_concurrency=8,
-        hosts=(HostSettings(host="slow.org", concurrency=2, min_interval=0.5), HostSettings(host="*.edu", concurrency=3)),
+        hosts=(
+            HostSettings(host="slow.org", concurrency=2, min_interval=0.5),
+            HostSettings(host="*.edu", concurrency=3),
+        ),
     )
     gates = HostGates(settings)
     assert (gates.get("slow.org").limit, gates.get("slow.org").min_interval) == (2, 0.5)
@@ -164,11 +167,25 @@ def test_network_state_gives_up_after_many_dead_hosts() -> None:
 @pytest.mark.parametrize(
     ("host", "expected"),
     [
-        ("localhost", True), ("LOCALHOST.", True), ("app.localhost", True), ("metadata.google.internal", True),
-        ("127.0.0.1", True), ("10.1.2.3", True), ("192.168.0.1", True), ("172.16.5.4", True),
-        ("169.254.169.254", True), ("100.100.100.200", True), ("0.0.0.0", True), ("::1", True),
-        ("[::1]", True), ("fe80::1", True), ("fd00::1", True), ("::ffff:127.0.0.1", True),
-        ("8.8.8.8", False), ("2606:4700::1111", False), ("example.org", None),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("app.localhost", True),
+        ("metadata.google.internal", True),
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("192.168.0.1", True),
+        ("172.16.5.4", True),
+        ("169.254.169.254", True),
+        ("100.100.100.200", True),
+        ("0.0.0.0", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("fe80::1", True),
+        ("fd00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("8.8.8.8", False),
+        ("2606:4700::1111", False),
+        ("example.org", None),
     ],
 )
 def test_private_literals(host: str, expected: bool | None) -> None:
@@ -190,7 +207,10 @@ def test_guard_allows_everything_when_private_hosts_are_allowed() -> None:
 
 def test_guard_does_not_resolve_names_behind_a_proxy() -> None:
     """With a proxy, a name is the proxy's to resolve: no local DNS lookup (which could fail offline)."""
-    assert asyncio.run(AddressGuard(allow_private=False).is_blocked("nosuch.invalid", 443, proxied=True)) is False
+    assert (
+        asyncio.run(AddressGuard(allow_private=False).is_blocked("nosuch.invalid", 443, proxied=True))
+        is False
+    )
 
 
 def test_proxy_for_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,7 +253,9 @@ def test_scheduler_serves_the_busiest_host_first_within_limits() -> None:
 
             return run
 
-        scheduler = Scheduler(concurrency=6, limit=lambda h: 3, interval=lambda h: 0.0, ready_at=lambda h: 0.0)
+        scheduler = Scheduler(
+            concurrency=6, limit=lambda h: 3, interval=lambda h: 0.0, ready_at=lambda h: 0.0
+        )
         for i in range(5):
             scheduler.submit(f"small{i}", job(f"small{i}"))  # type: ignore[arg-type]
         for _ in range(20):
@@ -253,7 +275,9 @@ def test_scheduler_runs_follow_up_jobs_and_reraises_errors() -> None:
 
     async def main() -> list[str]:
         seen: list[str] = []
-        scheduler = Scheduler(concurrency=2, limit=lambda h: 1, interval=lambda h: 0.0, ready_at=lambda h: 0.0)
+        scheduler = Scheduler(
+            concurrency=2, limit=lambda h: 1, interval=lambda h: 0.0, ready_at=lambda h: 0.0
+        )
 
         async def follow() -> None:
             seen.append("follow")
@@ -269,7 +293,9 @@ def test_scheduler_runs_follow_up_jobs_and_reraises_errors() -> None:
     assert asyncio.run(main()) == ["first", "follow"]
 
     async def failing() -> None:
-        scheduler = Scheduler(concurrency=2, limit=lambda h: 1, interval=lambda h: 0.0, ready_at=lambda h: 0.0)
+        scheduler = Scheduler(
+            concurrency=2, limit=lambda h: 1, interval=lambda h: 0.0, ready_at=lambda h: 0.0
+        )
 
         async def boom() -> None:
             raise RuntimeError("boom")
@@ -292,7 +318,9 @@ def test_scheduler_respects_a_host_interval() -> None:
 
     async def main() -> list[float]:
         starts: list[float] = []
-        scheduler = Scheduler(concurrency=4, limit=lambda h: 4, interval=lambda h: 0.05, ready_at=lambda h: 0.0)
+        scheduler = Scheduler(
+            concurrency=4, limit=lambda h: 4, interval=lambda h: 0.05, ready_at=lambda h: 0.0
+        )
 
         async def job() -> None:
             starts.append(time.monotonic())

@@ -14,6 +14,7 @@ from linkaudit.check.retry import (
     RETRYABLE_REASONS,
     backoff_seconds,
     build_retrying,
+    call_with_retries,
     is_retryable,
     is_retryable_answer,
 )
@@ -65,6 +66,36 @@ def test_never_retry_set_holds_404_and_410() -> None:
 def test_transport_failures(exc: Exception, expected: bool) -> None:
     """Timeouts, resets and connect failures are retried; malformed URLs are not."""
     assert is_retryable(exc) is expected
+
+
+def test_cancellation_and_bugs_are_never_retried() -> None:
+    """A cancelled task (tenacity sees CancelledError) or a programming error is not a failed request."""
+    assert not is_retryable(asyncio.CancelledError())
+    assert not is_retryable(KeyboardInterrupt())
+    assert not is_retryable(TypeError("bug"))
+
+
+def test_cancellation_stops_a_retrying_request() -> None:
+    """Cancelling a task inside a retried attempt ends it at once instead of starting another attempt."""
+    calls = 0
+
+    async def attempt() -> object:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(10)
+        return Answer(200)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(build_retrying(ZERO)(attempt))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert calls == 1
+    assert time.monotonic() - started < 2
 
 
 def test_dns_and_tls_failures_are_not_retried() -> None:
@@ -158,7 +189,57 @@ def test_retry_after_within_the_cap_is_honoured() -> None:
 
 def test_total_time_budget_stops_retrying() -> None:
     """A wait that would cross ``total_time`` is not taken."""
-    settings = RetrySettings(attempts=10, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_retry_after=60, total_time=0.5)
+    settings = RetrySettings(
+        attempts=10, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_retry_after=60, total_time=0.5
+    )
     result, calls = _run(settings, [Answer(503, retry_after=2.0)])
     assert result == Answer(503, retry_after=2.0)
     assert calls == 1
+
+
+def _run_fast_path(settings: RetrySettings, outcomes: list[object]) -> tuple[object, int]:
+    calls = 0
+
+    async def attempt() -> object:
+        nonlocal calls
+        outcome = outcomes[min(calls, len(outcomes) - 1)]
+        calls += 1
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    try:
+        result: object = asyncio.run(call_with_retries(settings, attempt))  # type: ignore[arg-type]
+    except Exception as exc:
+        result = exc
+    return result, calls
+
+
+def test_fast_path_asks_once_when_the_first_answer_is_final() -> None:
+    """A first answer that needs no retry is returned after one call."""
+    assert _run_fast_path(ZERO, [Answer(200)]) == (Answer(200), 1)
+    assert _run_fast_path(ZERO, [Answer(404)]) == (Answer(404), 1)
+
+
+def test_fast_path_replays_the_first_outcome_into_tenacity() -> None:
+    """A retryable first answer or exception is not asked twice: tenacity continues from it, within the budget."""
+    assert _run_fast_path(ZERO, [Answer(503), Answer(200)]) == (Answer(200), 2)
+    assert _run_fast_path(ZERO, [Answer(503)]) == (Answer(503), 3)
+    result, calls = _run_fast_path(ZERO, [httpx.ConnectError("refused")])
+    assert isinstance(result, httpx.ConnectError) and calls == 3
+    result, calls = _run_fast_path(ZERO, [TypeError("bug")])
+    assert isinstance(result, TypeError) and calls == 1
+
+
+def test_fast_path_honours_a_first_retry_after() -> None:
+    """The first answer's Retry-After is waited for before the second attempt; one past the cap stops at once."""
+    started = time.monotonic()
+    assert _run_fast_path(ZERO, [Answer(429, retry_after=0.3), Answer(200)]) == (Answer(200), 2)
+    assert time.monotonic() - started >= 0.25
+    assert _run_fast_path(ZERO, [Answer(429, retry_after=999.0)]) == (Answer(429, retry_after=999.0), 1)
+
+
+def test_single_attempt_setting_never_retries() -> None:
+    """``attempts: 1`` means one try, whatever the answer."""
+    one = RetrySettings(attempts=1, initial_wait=0, max_wait=0, jitter=0)
+    assert _run_fast_path(one, [Answer(503), Answer(200)]) == (Answer(503), 1)

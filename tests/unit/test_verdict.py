@@ -30,11 +30,25 @@ from linkaudit.check.verdict import (
 from linkaudit.model import Status
 
 STATUS_CASES = [
-    (200, OK), (204, OK), (299, OK),
-    (404, BROKEN), (410, BROKEN), (451, BROKEN),
-    (401, BLOCKED), (403, BLOCKED), (418, BLOCKED), (429, BLOCKED), (999, BLOCKED),
-    (500, ERROR), (502, ERROR), (503, ERROR), (504, ERROR),
-    (400, ERROR), (409, ERROR), (300, ERROR), (304, ERROR),
+    (200, OK),
+    (204, OK),
+    (299, OK),
+    (404, BROKEN),
+    (410, BROKEN),
+    (451, BROKEN),
+    (401, BLOCKED),
+    (403, BLOCKED),
+    (418, BLOCKED),
+    (429, BLOCKED),
+    (999, BLOCKED),
+    (500, ERROR),
+    (502, ERROR),
+    (503, ERROR),
+    (504, ERROR),
+    (400, ERROR),
+    (409, ERROR),
+    (300, ERROR),
+    (304, ERROR),
 ]
 
 
@@ -76,12 +90,23 @@ def test_every_reason_has_a_verdict_and_a_text() -> None:
 
 
 REASON_CASES = [
-    (Reason.TIMEOUT, ERROR), (Reason.CONNECT, ERROR), (Reason.CONNECT_TIMEOUT, ERROR), (Reason.PROXY, ERROR),
-    (Reason.TLS, ERROR), (Reason.PROTOCOL, ERROR), (Reason.TOO_MANY_REDIRECTS, ERROR),
+    (Reason.TIMEOUT, ERROR),
+    (Reason.CONNECT, ERROR),
+    (Reason.CONNECT_TIMEOUT, ERROR),
+    (Reason.PROXY, ERROR),
+    (Reason.TLS, ERROR),
+    (Reason.PROTOCOL, ERROR),
+    (Reason.TOO_MANY_REDIRECTS, ERROR),
     (Reason.RATE_LIMITED, BLOCKED),
-    (Reason.PRIVATE_ADDRESS, SKIPPED), (Reason.EXCLUDED, SKIPPED), (Reason.UNSUPPORTED_SCHEME, SKIPPED),
-    (Reason.DOI_NOT_REGISTERED, BROKEN), (Reason.REPO_MISSING, BROKEN), (Reason.REPO_DISABLED, BROKEN),
-    (Reason.PATH_MISSING, BROKEN), (Reason.REPO_RENAMED, REDIRECTED), (Reason.REPO_FOUND, OK),
+    (Reason.PRIVATE_ADDRESS, SKIPPED),
+    (Reason.EXCLUDED, SKIPPED),
+    (Reason.UNSUPPORTED_SCHEME, SKIPPED),
+    (Reason.DOI_NOT_REGISTERED, BROKEN),
+    (Reason.REPO_MISSING, BROKEN),
+    (Reason.REPO_DISABLED, BROKEN),
+    (Reason.PATH_MISSING, BROKEN),
+    (Reason.REPO_RENAMED, REDIRECTED),
+    (Reason.REPO_FOUND, OK),
     (Reason.DOI_REGISTERED, OK),
 ]
 
@@ -168,7 +193,9 @@ def test_only_permanent_moves_to_another_resource_are_redirected() -> None:
     assert verdict_for_redirects("https://a.org/x", ((301, "https://a.org/y"),)) == REDIRECTED
     assert verdict_for_redirects("https://a.org/x", ((308, "https://b.org/x"),)) == REDIRECTED
     assert verdict_for_redirects("https://a.org/x", ((302, "https://a.org/login"),)) == OK
-    assert verdict_for_redirects("http://a.org/x", ((301, "https://a.org/x"), (301, "https://a.org/x/"))) == OK
+    assert (
+        verdict_for_redirects("http://a.org/x", ((301, "https://a.org/x"), (301, "https://a.org/x/"))) == OK
+    )
     assert verdict_for_redirects("https://doi.org/10.1/x", ((302, "https://pub.example/a"),)) == OK
     chain = ((301, "https://a.org/x/"), (301, "https://a.org/new/"))
     assert verdict_for_redirects("https://a.org/x", chain) == REDIRECTED

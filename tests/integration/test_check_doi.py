@@ -1,0 +1,112 @@
+"""Integration tests of the DOI checker against a fake doi.org handle API and a fake Crossref."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from checkkit import DoiWeb, closed_port, make_link, make_settings, paper, run_check
+from testweb import Server
+
+from linkaudit.config import DoiSettings
+from linkaudit.model import Kind, Status
+
+
+def test_registered_doi_is_ok(doiweb: DoiWeb) -> None:
+    """A DOI the handle API knows (responseCode 1) is ok, with its target URL, and no publisher page is fetched."""
+    doiweb.doi.registered["10.1109/cvpr52688.2022.01009"] = "https://ieeexplore.ieee.org/document/9879001/"
+    url = "https://doi.org/10.1109/CVPR52688.2022.01009"
+    result = run_check([make_link(url)], make_settings(doi=doiweb))[url]
+    assert (result.status, result.definitive, result.http_status) == (Status.OK, True, 200)
+    assert result.kind is Kind.DOI
+    assert result.doi is not None and result.doi.registered
+    assert result.doi.target == "https://ieeexplore.ieee.org/document/9879001/"
+    assert doiweb.doi.paths == ["/api/handles/10.1109/CVPR52688.2022.01009"]
+
+
+def test_unknown_doi_is_broken(doiweb: DoiWeb) -> None:
+    """A DOI the handle API does not know (responseCode 100, HTTP 404) is broken and definitive."""
+    url = "https://doi.org/10.1109/CVPR.2099.99999"
+    result = run_check([make_link(url)], make_settings(doi=doiweb))[url]
+    assert (result.status, result.definitive, result.http_status) == (Status.BROKEN, True, 404)
+    assert result.doi is not None and not result.doi.registered
+    assert doiweb.doi_server.counts["GET /api/handles/10.1109/CVPR.2099.99999"] == 1  # a 404 is never retried
+
+
+def test_doi_with_special_characters_is_encoded(doiweb: DoiWeb) -> None:
+    """DOIs with characters such as '#', '?' or spaces reach the handle API intact."""
+    doi = "10.1002/(SICI)1097-4636(199711)37:2<216::AID-JBM11>3.0.CO;2-O"
+    doiweb.doi.registered[doi.lower()] = "https://example.org/sici"
+    url = f"https://doi.org/{doi}"
+    result = run_check([make_link(url)], make_settings(doi=doiweb))[url]
+    assert result.status is Status.OK
+    assert doiweb.doi.paths == [f"/api/handles/{doi}"]
+
+
+def test_unreachable_handle_api_is_an_error_not_broken(origin: Server) -> None:
+    """When doi.org cannot be reached while other hosts answer, DOIs are inconclusive errors."""
+    url = "https://doi.org/10.1000/xyz"
+    dead = f"http://127.0.0.1:{closed_port()}"
+    settings = make_settings(doi=None)
+    settings = replace(settings, doi=DoiSettings(api=dead, crossref_api=dead))
+    results = run_check([make_link(url), make_link(f"{origin.url}/status/200")], settings)
+    assert (results[url].status, results[url].definitive) == (Status.ERROR, False)
+    assert "doi.org" in results[url].detail
+
+
+def test_handle_api_errors_are_inconclusive(doiweb: DoiWeb) -> None:
+    """An answer without a handle responseCode (a misconfigured base answering a 404 page) is an error."""
+    url = "https://doi.org/10.1000/xyz"
+    settings = replace(make_settings(doi=doiweb), doi=DoiSettings(api=f"{doiweb.doi_server.url}/wrong"))
+    result = run_check([make_link(url)], settings)[url]
+    assert (result.status, result.definitive) == (Status.ERROR, False)
+
+
+def test_crossref_title_is_compared_with_the_papers(doiweb: DoiWeb) -> None:
+    """With Crossref on, the title is fetched (with mailto) and compared with the citing paper's title."""
+    doiweb.doi.registered["10.1000/match"] = "https://example.org/a"
+    doiweb.doi.registered["10.1000/differ"] = "https://example.org/b"
+    doiweb.doi.registered["10.1000/datacite"] = "https://example.org/c"
+    doiweb.crossref.titles["10.1000/match"] = "The Flag Median and FlagIRLS"
+    doiweb.crossref.titles["10.1000/differ"] = "Something Else Entirely About Graphs"
+    settings = make_settings(doi=doiweb)
+    settings = replace(settings, doi=replace(settings.doi, crossref=True, mailto="maintainer@example.org"))
+    links = [
+        make_link("https://doi.org/10.1000/match", paper="1"),
+        make_link("https://doi.org/10.1000/differ", paper="2"),
+        make_link("https://doi.org/10.1000/datacite", paper="3"),
+    ]
+    papers = [
+        paper("1", "The flag median and FlagIRLS."),
+        paper("2", "Learning Fair Classifiers"),
+        paper("3", "X"),
+    ]
+    results = run_check(links, settings, papers=papers)
+    match, differ, datacite = (results[link.url] for link in links)
+    assert match.doi is not None and match.doi.title_matches is True
+    assert match.papers[0].title == "The flag median and FlagIRLS."
+    assert differ.doi is not None and differ.doi.title_matches is False
+    assert differ.status is Status.OK
+    assert "title differs" in differ.detail
+    assert datacite.doi is not None and datacite.doi.title is None and datacite.doi.title_matches is None
+    assert all(q.get("mailto") == "maintainer@example.org" for q in doiweb.crossref.queries)
+    assert all("mailto:maintainer@example.org" in agent for agent in doiweb.crossref.agents)
+
+
+def test_crossref_is_not_asked_by_default(doiweb: DoiWeb) -> None:
+    """Crossref is opt-in: a default run asks only the handle API."""
+    doiweb.doi.registered["10.1000/x"] = "https://example.org/x"
+    run_check([make_link("https://doi.org/10.1000/x")], make_settings(doi=doiweb))
+    assert doiweb.crossref_server.requests == 0
+
+
+def test_dois_cited_twice_are_asked_once(doiweb: DoiWeb) -> None:
+    """Two papers citing one DOI (in different spellings of the same key) cost one handle lookup."""
+    doiweb.doi.registered["10.1000/x"] = "https://example.org/x"
+    links = [
+        make_link("https://doi.org/10.1000/X", paper="1"),
+        make_link("https://doi.org/10.1000/x", paper="2"),
+    ]
+    results = run_check(links, make_settings(doi=doiweb))
+    assert len(results) == 1
+    assert len(next(iter(results.values())).papers) == 2
+    assert doiweb.doi_server.requests == 1
