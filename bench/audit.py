@@ -184,10 +184,23 @@ def ideal_seconds(args: argparse.Namespace, counts: list[int]) -> float:
     return max(args.links * args.latency / args.concurrency, max(counts) * args.latency / args.host_concurrency)
 
 
-def print_report(args: argparse.Namespace, runs: list[Run], counts: list[int], form: str, versions: str) -> None:
+def startup_seconds(workdir: Path, repeat: int = 5) -> float:
+    """Best wall time of ``linkaudit --help`` (issue 5 aims under 0.3 s)."""
+    runs = [
+        run_measured([*LINKAUDIT, "--help"], timeout=60, stdout=workdir / "help.out", stderr=workdir / "help.err",
+                     env=clean_env())
+        for _ in range(repeat)
+    ]
+    return min(m.wall_s for m in runs)
+
+
+def print_report(args: argparse.Namespace, runs: list[Run], counts: list[int], form: str, versions: str,
+                 startup: float | None) -> None:
     ideal = ideal_seconds(args, counts)
     print(f"machine: {machine()}")
     print(f"tools: {versions}")
+    if startup is not None:
+        print(f"startup: linkaudit --help {startup:.3f} s (best of 5)")
     print(
         f"scenario: {args.links} links over {args.hosts} hosts ({args.distribution}"
         f"{f' s={args.zipf_s:g}' if args.distribution == 'zipf' else ''}, busiest host {max(counts)} links, "
@@ -318,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                               file=sys.stderr)
             except ToolMissing as exc:
                 return fail(PROG, str(exc))
+            startup = startup_seconds(workdir) if "linkaudit" in args.tools else None
             runs: list[Run] = []
             for n in range(args.repeat):
                 for tool in args.tools:
@@ -331,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{PROG}: {tool} run {n + 1}: "
                               f"{'timed out' if last.measured.timed_out else f'exit {last.measured.returncode}'}; "
                               f"stderr: {last.measured.stderr_tail(3) or '(empty)'}", file=sys.stderr)
-        print_report(args, runs, counts, form, versions)
+        print_report(args, runs, counts, form, versions, startup)
     finally:
         if args.keep:
             print(f"\ncatalog and reports kept in {workdir}")

@@ -319,12 +319,13 @@ class _Run:
         for url in candidates:
             try:
                 kind, key = classify_url(url)
-            except ValueError:
+                skip = self._skip_reason(replace(link, url=url, key=key, kind=kind, suggestions=()))
+            except ValueError:  # a malformed candidate cannot exist
                 continue
             ref = parse_repo(url) if kind is Kind.GITHUB else None
             if ref is not None and ref.name is not None:
                 repos[url] = ref
-            elif self._skip_reason(replace(link, url=url, key=key, kind=kind, suggestions=())) is None:
+            elif skip is None:
                 others.append(
                     Link(
                         url=url, original=url, kind=kind, key=key, paper_id=link.paper_id, source=link.source

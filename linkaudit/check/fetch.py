@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
@@ -57,11 +58,15 @@ class Reply:
     """One HTTP answer, after retries."""
 
     url: str
+    """The URL asked (one hop of a chain)."""
     status: int
+    """The HTTP status code of the last attempt."""
     headers: Mapping[str, str]
     """Only ``KEPT_HEADERS``, with lower-case names."""
     body: bytes = b""
+    """The body, for API requests only (capped at ``API_BODY_CAP``)."""
     attempts: int = 1
+    """Tries it took, the first included."""
     retry_after: float | None = None
     """The wait the server asked for (rate limit), if any."""
 
@@ -88,10 +93,13 @@ class Walk:
     """A followed redirect chain: the final answer or the failure that ended it."""
 
     reply: Reply | None
+    """The last answer (None when the chain ended in a failure without one)."""
     failure: Failed | None
+    """Why the chain ended without a usable answer, if it did."""
     hops: tuple[tuple[int, str], ...]
     """(status, target URL) for every redirect followed."""
     attempts: int
+    """Tries over the whole chain."""
 
     @property
     def final_url(self) -> str | None:
@@ -239,7 +247,10 @@ class Fetcher:
                     await response.aread()
                 else:
                     body = await self._read(
-                        response, API_BODY_CAP if read_body else self.settings.max_body_bytes
+                        response,
+                        API_BODY_CAP if read_body else self.settings.max_body_bytes,
+                        seconds=timeout.read if timeout and timeout.read else self.settings.timeout,
+                        required=read_body,
                     )
                     if not read_body:
                         body = b""
@@ -256,14 +267,24 @@ class Fetcher:
         )
 
     @staticmethod
-    async def _read(response: httpx.Response, cap: int) -> bytes:
+    async def _read(response: httpx.Response, cap: int, *, seconds: float, required: bool) -> bytes:
+        """Read up to ``cap`` bytes within ``seconds`` in all (a read timeout bounds one chunk, not a slow drip).
+
+        Past the deadline a page body (``required`` False) is simply left
+        unread; an API body raises a timeout.
+        """
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + seconds
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
             if size >= cap:
                 break  # the rest is not needed; closing drops the connection instead of reading it
+            if time.monotonic() > deadline:
+                if required:
+                    raise httpx.ReadTimeout(f"body not read within {seconds:g} s")
+                break
         return b"".join(chunks)[:cap]
 
     async def walk(self, url: str, *, guard: bool = True, max_redirects: int | None = None) -> Walk:

@@ -21,6 +21,7 @@ class RepoRef:
     """A GitHub link read as owner, repository and the path inside the repository."""
 
     owner: str
+    """The user or organisation, as written."""
     name: str | None
     """None for an owner-only link (a user or organisation page)."""
     rest: str = ""
@@ -62,14 +63,19 @@ class RepoAnswer:
     """What GitHub said about one repository."""
 
     verdict: Verdict
+    """The verdict on the repository itself."""
     reason: Reason | None
     """``REPO_FOUND``/``REPO_RENAMED``/``REPO_MISSING``/``REPO_DISABLED``; None when inconclusive."""
     detail: str
+    """Human text for the result's ``detail``."""
     info: RepoInfo | None = None
+    """Archived, stars, last push...; None when GitHub said nothing about it."""
     canonical: str | None = None
     """``owner/repo`` as GitHub spells it now (differs from the link after a rename)."""
     http_status: int | None = None
+    """The HTTP status that decided (None for a GraphQL batch, whose 200 is about the batch)."""
     attempts: int = 0
+    """Tries spent on this repository's request."""
     via: str = ""
     """``graphql``, ``rest`` or ``web``."""
 

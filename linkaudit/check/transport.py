@@ -15,10 +15,9 @@ proxy variables, ``proxy_for`` reads them here, with httpx's semantics.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import ssl
-import sys
+from collections.abc import AsyncIterator
 from urllib.request import getproxies
 
 import httpx
@@ -27,11 +26,12 @@ from ..config import Settings
 from .hosts import DEFAULT_PORTS
 
 KEEPALIVE_EXPIRY = 15.0
+MAX_IDLE_POOLS = 64
+"""Per-host pools kept open beyond this are closed, least recently used first, when nothing is in flight."""
+EVICT_BATCH = 32
 
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore runs ``import sniffio`` for every lock it creates (several per request).  When sniffio is not
-    # installed each miss walks sys.path again (~0.1 ms); recording the miss once makes it free.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+# httpcore runs ``import sniffio`` for every lock it creates (several per request); when sniffio is not
+# installed each miss walks sys.path again (~0.1 ms per request).  sniffio is therefore a dependency.
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
@@ -75,14 +75,50 @@ def proxy_for(scheme: str, host: str) -> str | None:
     return url if "://" in url else f"http://{url}"
 
 
+class _Pool:
+    """One host's transport, with the number of requests using it and when it was last used."""
+
+    __slots__ = ("active", "transport", "used")
+
+    def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
+        self.transport = transport
+        self.active = 0
+        self.used = 0
+
+
+class _TrackedStream(httpx.AsyncByteStream):
+    """A response body that tells its pool when it is closed (the request is over only then)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, pool: _Pool) -> None:
+        self._stream = stream
+        self._pool: _Pool | None = pool
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.active -= 1
+            self._pool = None
+        await self._stream.aclose()
+
+
 class HostRouter(httpx.AsyncBaseTransport):
-    """Dispatches each request to the pool of its (scheme, host, port), creating pools on first use."""
+    """Dispatches each request to the pool of its (scheme, host, port), creating pools on first use.
+
+    A catalog can link thousands of hosts (every ``*.github.io`` is one), and
+    an idle pool keeps its keep-alive connections (file descriptors) open; past
+    ``MAX_IDLE_POOLS`` the least recently used pools with nothing in flight are
+    closed.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._ssl: ssl.SSLContext = httpx.create_ssl_context(trust_env=True)
-        self._pools: dict[tuple[str, str, int], httpx.AsyncHTTPTransport] = {}
+        self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._clock = 0
 
     def is_proxied(self, scheme: str, host: str) -> bool:
         """Whether requests to ``scheme://host`` go through a proxy (then names are the proxy's to resolve)."""
@@ -91,14 +127,12 @@ class HostRouter(httpx.AsyncBaseTransport):
             self._proxies[key] = proxy_for(scheme, host)
         return self._proxies[key] is not None
 
-    def _pool(self, scheme: str, host: str, port: int) -> httpx.AsyncHTTPTransport:
-        key = (scheme, host, port)
-        pool = self._pools.get(key)
-        if pool is None:
-            self.is_proxied(scheme, host)
-            proxy = self._proxies[(scheme, host)]
-            limit = self._settings.effective_concurrency(host)
-            pool = httpx.AsyncHTTPTransport(
+    def _new_pool(self, scheme: str, host: str) -> _Pool:
+        self.is_proxied(scheme, host)
+        proxy = self._proxies[(scheme, host)]
+        limit = self._settings.effective_concurrency(host)
+        return _Pool(
+            httpx.AsyncHTTPTransport(
                 verify=self._ssl,
                 http2=self._settings.http2,
                 limits=httpx.Limits(
@@ -106,25 +140,43 @@ class HostRouter(httpx.AsyncBaseTransport):
                 ),
                 proxy=self._proxy(proxy) if proxy else None,
             )
-            self._pools[key] = pool
-        return pool
+        )
 
     def _proxy(self, url: str) -> httpx.Proxy:
         # an https:// proxy is itself verified with the run's CA bundle (SSL_CERT_FILE applies to it too)
-        return (
-            httpx.Proxy(url, ssl_context=self._ssl)
-            if url.lower().startswith("https://")
-            else httpx.Proxy(url)
-        )
+        if url.lower().startswith("https://"):
+            return httpx.Proxy(url, ssl_context=self._ssl)
+        return httpx.Proxy(url)
+
+    async def _evict(self) -> None:
+        idle = sorted((p.used, key) for key, p in self._pools.items() if p.active == 0)
+        for _, key in idle[: len(self._pools) - MAX_IDLE_POOLS]:
+            pool = self._pools.pop(key)
+            await pool.transport.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through its host's pool."""
         url = request.url
-        port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
-        return await self._pool(url.scheme, url.host, port).handle_async_request(request)
+        key = (url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme, 0))
+        pool = self._pools.get(key)
+        if pool is None:
+            if len(self._pools) >= MAX_IDLE_POOLS + EVICT_BATCH:
+                await self._evict()
+            pool = self._pools[key] = self._new_pool(url.scheme, url.host)
+        self._clock += 1
+        pool.used = self._clock
+        pool.active += 1
+        try:
+            response = await pool.transport.handle_async_request(request)
+        except BaseException:
+            pool.active -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _TrackedStream(response.stream, pool)
+        return response
 
     async def aclose(self) -> None:
         """Close every pool."""
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            await pool.aclose()
+            await pool.transport.aclose()

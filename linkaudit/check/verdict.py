@@ -29,6 +29,7 @@ class Verdict:
     """A status and whether a maintainer should act on it."""
 
     status: Status
+    """The verdict."""
     definitive: bool
     """True only for answers a maintainer should act on (never for ``blocked``/``error``)."""
 

@@ -11,7 +11,8 @@ Apps:
   ``/ratelimit?after=S&times=N&mode=seconds|date|reset``, ``/no-head``,
   ``/head-lies`` (HEAD 404, GET 200), ``/drop`` and ``/drop/<n>`` (close the
   connection without an answer), ``/page`` and ``/page/``, ``/to-https``
-  (a plain-HTTP request is sent to the same path over HTTPS).
+  (a plain-HTTP request is sent to the same path over HTTPS), ``/drip`` (HEAD
+  refused; GET answers 200 and then drips its body for ten seconds).
 - ``FakeGitHubAPI``: REST ``/repos/o/r`` (renamed: 301 to
   ``/repositories/<id>``; disabled: 403 with ``block``), an optional
   unauthenticated budget with ``x-ratelimit-*`` headers, ``/graphql`` parsing
@@ -69,6 +70,8 @@ class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    drip: float = 0.0
+    """Send the body 64 bytes at a time, this many seconds apart (a slow-drip server)."""
 
     @classmethod
     def of_json(cls, status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -173,7 +176,12 @@ class Server:
                 if "content-length" not in sent:
                     out.append(f"content-length: {len(response.body)}")
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
-                if method != "HEAD" and response.body:
+                if method != "HEAD" and response.body and response.drip:
+                    for i in range(0, len(response.body), 64):
+                        writer.write(response.body[i : i + 64])
+                        await writer.drain()
+                        await asyncio.sleep(response.drip)
+                elif method != "HEAD" and response.body:
                     writer.write(response.body)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
@@ -290,6 +298,10 @@ class Origin:
                     return DROP
                 return Response(200)
             return DROP
+        if head == "drip":
+            if req.method == "HEAD":
+                return Response(405)
+            return Response(200, {"content-type": "text/html"}, b"x" * 64 * 100, drip=0.1)
         if head == "to-https":
             if req.server.tls is None:
                 return Response(301, {"location": f"https://{req.headers.get('host', '')}{req.path}"})
