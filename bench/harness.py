@@ -93,7 +93,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run_measured(
-    argv: Sequence[str],
+    argv: Sequence[object],
     *,
     timeout: float,
     stdout: Path,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,29 @@ class _Collector:
 
     def finish(self) -> None:
         self.inner.finish()
+
+
+def _run_checks(coro: Coroutine[Any, Any, tuple[CheckResult, ...]]) -> tuple[CheckResult, ...]:
+    """Run the checker on a fresh event loop.
+
+    Unlike ``asyncio.run`` this does not wait for the default executor: on an
+    offline machine, ``getaddrinfo`` threads stuck on an unreachable resolver
+    would otherwise hold the exit for seconds after the run already knows the
+    network is down.  Ctrl-C cancels the checker (which closes its client) and
+    propagates.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(task)
+        raise
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -208,7 +232,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
         progress = _Collector(make_progress(quiet=args.quiet))
         interrupted = False
         try:
-            checked = asyncio.run(check_links(to_check, settings, progress=progress, papers=extraction.papers))
+            checked = _run_checks(check_links(to_check, settings, progress=progress, papers=extraction.papers))
         except KeyboardInterrupt:
             interrupted = True
             checked = tuple(sorted(progress.results, key=lambda r: r.key))

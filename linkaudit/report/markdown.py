@@ -186,16 +186,28 @@ def _archived_section(results: Sequence[CheckResult]) -> _Section:
                     rows, align=["l", "l", "l", "r", "l"], intro="Read-only upstream: the code is frozen.")
 
 
+# A sentence's full stop after a URL is prose, not a garble: such links are counted, not listed.
+TRIVIAL_REPAIRS = frozenset({"trailing-punctuation"})
+
+
 def _repairs_section(results: Sequence[CheckResult]) -> _Section:
     rows = []
+    trivial = 0
     for r in results:
         if not r.repairs:
+            continue
+        if all(rp.rule in TRIVIAL_REPAIRS for rp in r.repairs):
+            trivial += 1
             continue
         written = escape(r.original if r.original is not None else r.url)
         rules = ", ".join(escape(rp.rule) for rp in r.repairs)
         rows.append(_row([papers_cell(r), written, link(r.url), rules, r.confidence.value, r.status.value]))
+    intro = "Links written garbled in the catalog; fix them at the source."
+    if trivial:
+        intro += (f" ({trivial} more link{'s' if trivial != 1 else ''} only lost trailing punctuation, such as a "
+                  f"sentence's full stop, and {'are' if trivial != 1 else 'is'} not listed.)")
     return _Section("repairs", "Repairs applied", ["Paper", "As written", "Repaired", "Rules", "Confidence",
-                    "Status"], rows, intro="Links written garbled in the catalog; fix them at the source.")
+                    "Status"], rows, intro=intro)
 
 
 def _no_link_section(papers: Sequence[Paper]) -> _Section:

@@ -257,3 +257,20 @@ def test_since_is_a_dash_without_history() -> None:
     """Without history (e.g. --no-history) the streak column shows a dash, not a made-up age."""
     row = parse_tables(markdown.render(Report(results=(result("web:x.org/a", Status.BROKEN),))))["Broken links"][0]
     assert row["Since"] == "—"
+
+
+def test_repairs_table_lists_garbles_and_only_counts_sentence_punctuation() -> None:
+    """A link that only lost a full stop is counted, not listed; a real garble is listed as written -> repaired."""
+    from linkaudit.model import Confidence, Repair
+
+    report = Report(results=(
+        result("github:a/b", original="https://github.com/a/b.",
+               repairs=(Repair("trailing-punctuation", "removed trailing '.'"),)),
+        result("github:c/d", original="httpsr//glthub.com/c/d", confidence=Confidence.MEDIUM,
+               repairs=(Repair("scheme", "'httpsr//' -> 'https://'"), Repair("host-typo", "glthub -> github"))),
+    ))
+    text = markdown.render(report)
+    section = text.split("## Repairs applied", 1)[1]
+    assert "httpsr//glthub.com/c/d" in section
+    assert "https://github.com/a/b." not in section
+    assert "1 more link only lost trailing punctuation" in section
