@@ -212,7 +212,7 @@ def measure(args: argparse.Namespace, lychee: str, workdir: Path) -> int:
           f"best of {args.repeat}\n")
     rows = []
     ex_time: float | None = min(inproc["times"]) if inproc else None
-    if inproc:
+    if ex_time is not None:
         kinds = Counter(inproc["kinds"])
         rows.append(["extract_paths (in-process)", fmt(ex_time, 3), f"{papers / ex_time:,.0f}", inproc["links"],
                      "-", "-", f"{inproc['peak'] / 1e6:.0f} (tracemalloc)",
@@ -232,7 +232,7 @@ def measure(args: argparse.Namespace, lychee: str, workdir: Path) -> int:
                      fmt(dump.cpu_s), f"{dump.maxrss_mb:.0f}", "-", fmt(dump.wall_s / floor_total, 1), "1.0"])
     print(format_table(["what", "wall s", "papers/s", "links", "CPU s", "RSS MB", "peak MB", "x floor", "x lychee"],
                        rows))
-    if inproc:
+    if ex_time is not None:
         print("\nlinks by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     if ex_time is not None:
         print(f"extract_paths / floor = {ex_time / floor_total:.1f}x (issue 2 aims within 5x)")

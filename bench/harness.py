@@ -102,11 +102,11 @@ def run_measured(
     env: Mapping[str, str] | None = None,
 ) -> Measured:
     """Run ``argv`` to completion (killed after ``timeout`` s); wall time, CPU and peak RSS of that child."""
-    argv = [str(a) for a in argv]
+    args = [str(a) for a in argv]
     with stdout.open("wb") as out, stderr.open("wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd,
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd,
             env=dict(env) if env is not None else None, start_new_session=True,
         )
         timed_out = threading.Event()
@@ -131,7 +131,7 @@ def run_measured(
         with contextlib.suppress(ProcessLookupError):  # strays of a killed run
             os.killpg(proc.pid, signal.SIGKILL)
     return Measured(
-        argv=argv,
+        argv=args,
         returncode=None if timed_out.is_set() else proc.returncode,
         wall_s=wall,
         user_s=usage.ru_utime,
