@@ -36,6 +36,7 @@ class PaperSpan:
     start: int
     end: int
     url_line: int | None
+    abstract: str
 
 
 def _clean_inline(text: str) -> str:
@@ -136,7 +137,6 @@ def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
             doi=doi,
             source=SourceRef(path, line),
             url=url,
-            abstract=abstract.strip(),
         )
-        spans.append(PaperSpan(paper=paper, start=start - 1, end=end - 1, url_line=url_line))
+        spans.append(PaperSpan(paper=paper, start=start - 1, end=end - 1, url_line=url_line, abstract=abstract.strip()))
     return tuple(spans)

@@ -159,7 +159,7 @@ def extract_text(text: str, path: str) -> tuple[tuple[Paper, ...], tuple[Link, .
         if link.source.line != url_lines.get(link.paper_id):
             code_lines[link.paper_id] = True
     papers = tuple(
-        dataclasses.replace(s.paper, code=code_claim(s.paper.abstract, has_link=code_lines.get(s.paper.id, False)))
+        dataclasses.replace(s.paper, code=code_claim(s.abstract, has_link=code_lines.get(s.paper.id, False)))
         for s in spans
     )
     return papers, tuple(links)

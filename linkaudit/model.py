@@ -10,7 +10,7 @@ No I/O and no third-party types live here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NewType
 
 LinkKey = NewType("LinkKey", str)
@@ -73,8 +73,9 @@ class Paper:
     """One catalog entry.
 
     ``id`` is the catalog's id as a string (unique only within one file);
-    ``source`` points at the heading line; ``abstract`` is kept for claim
-    detection but not emitted in the JSON contract.
+    ``source`` points at the heading line.  The abstract is not kept: it is
+    only needed to detect code claims, and holding every abstract of a large
+    collection would double the memory an audit needs.
     """
 
     id: str
@@ -85,7 +86,6 @@ class Paper:
     source: SourceRef
     code: CodeClaim = CodeClaim.NONE
     url: str | None = None
-    abstract: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
