@@ -9,7 +9,8 @@ case-sensitive), ``web:host/path?query``.  Pure functions, no I/O.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from .hosts import DOI_HOSTS, SHORTLINK_HOSTS
 from .model import Kind, LinkKey
@@ -27,18 +28,25 @@ GITHUB_RESERVED = frozenset(
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
+@lru_cache(maxsize=256)
+def split_url(url: str) -> tuple[SplitResult, str]:
+    """``urlsplit(url)`` and its lower-cased host, cached: each stage of the pipeline asks again for the same URL."""
+    parts = urlsplit(url)
+    return parts, (parts.hostname or "").rstrip(".")
+
+
 def host_of(url: str) -> str:
     """The lower-cased host of ``url`` (no port, no trailing dot); empty if there is none."""
     try:
-        return (urlsplit(url).hostname or "").rstrip(".")
+        return split_url(url)[1]
     except ValueError:
         return ""
 
 
 def doi_of(url: str) -> str | None:
     """The DOI a doi.org URL names (``https://doi.org/10.1/x`` -> ``10.1/x``), else None."""
-    parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in DOI_HOSTS:
+    parts, host = split_url(url)
+    if host not in DOI_HOSTS:
         return None
     doi = unquote(parts.path.lstrip("/"))
     return doi if DOI_RE.match(doi) else None
@@ -46,8 +54,8 @@ def doi_of(url: str) -> str | None:
 
 def github_repo(url: str) -> tuple[str, str | None] | None:
     """(owner, repo or None) of a github.com URL; None for other hosts and site pages."""
-    parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in ("github.com", "www.github.com"):
+    parts, host = split_url(url)
+    if host not in ("github.com", "www.github.com"):
         return None
     segments = [s for s in parts.path.split("/") if s]
     if not segments or segments[0].lower() in GITHUB_RESERVED:
@@ -68,8 +76,7 @@ def _path_key(path: str) -> str:
 
 def classify_url(url: str) -> tuple[Kind, LinkKey]:
     """The kind and de-duplication key of an absolute http(s) URL."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower().rstrip(".")
+    parts, host = split_url(url)
     path = parts.path
     query = f"?{parts.query}" if parts.query else ""
     doi = doi_of(url)

@@ -159,8 +159,10 @@ def extract_text(text: str, path: str) -> tuple[tuple[Paper, ...], tuple[Link, .
         if link.source.line != url_lines.get(link.paper_id):
             code_lines[link.paper_id] = True
     papers = tuple(
-        dataclasses.replace(s.paper, code=code_claim(s.abstract, has_link=code_lines.get(s.paper.id, False)))
+        Paper(id=p.id, title=p.title, authors=p.authors, venue=p.venue, doi=p.doi, source=p.source, url=p.url,
+              code=code_claim(s.abstract, has_link=code_lines.get(p.id, False)))
         for s in spans
+        for p in (s.paper,)
     )
     return papers, tuple(links)
 

@@ -27,6 +27,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 from .hosts import SCHEMELESS_TLDS, SHORTLINK_HOSTS, nearest_code_host
 from .model import RawLink, SourceRef
@@ -36,7 +37,7 @@ _HYPHENS = "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"
 
 SLASHES_RE = re.compile(r"/[ \t]?/")
 SINGLE_SLASH_RE = re.compile(r":/(?![ \t]?/)")
-DOI_RE = re.compile(r"10\.\d{4,9}/(?=\S)")
+DOI_RE = re.compile(r"(?<![\w./-])10\.\d{4,9}/(?=\S)")  # not inside a URL or a longer number
 DOT_TLD_RE = re.compile(rf"[.,\uff0e\u3002]([a-zA-Z]{{2,}})(?![\w{_HYPHENS}-])")
 # A scheme just before an anchor, read backwards from the anchor (``\Z`` = at the anchor).
 SCHEME_BEFORE_RE = re.compile(
@@ -61,8 +62,8 @@ class LineIndex:
     """Offsets -> 1-based line numbers."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0]
-        self._starts.extend(m.end() for m in re.finditer("\n", text))
+        # offsets of line starts: cumulative line lengths (+1 for each "\n"), all in C
+        self._starts = [0, *accumulate(len(line) + 1 for line in text.split("\n"))][:-1]
 
     def line(self, offset: int) -> int:
         """The 1-based line holding ``offset``."""
@@ -133,8 +134,11 @@ def _spaced_host_follows(text: str, pos: int, limit: int) -> bool:
 
 def _balanced_end(text: str, start: int, end: int) -> int:
     """Shrink ``[start, end)`` so that closing brackets stay balanced (markdown ``[x](url)``)."""
-    if text.find(")", start, end) == -1:
+    close = text.find(")", start, end)
+    if close == -1:
         return end
+    if text.find("(", start, close) == -1:  # the common "(url)" of a markdown link
+        return close
     depth = 0
     for i in range(start, end):
         ch = text[i]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from functools import lru_cache
 
+from .classify import split_url
 from .hosts import HTTPS_SUFFIXES, SCHEMELESS_TLDS, nearest_code_host
 from .model import Confidence, RawLink, Repair, SourceRef
 
@@ -69,6 +70,7 @@ def strip_trailing(url: str) -> tuple[str, str]:
     return url[:end], url[end:]
 
 
+@lru_cache(maxsize=4096)
 def is_valid_host(host: str) -> bool:
     """True for a syntactically valid DNS name with a plausible TLD, or an IPv4 address."""
     host = host.lower().rstrip(".")
@@ -187,7 +189,7 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
 
     url = f"{scheme}://{hostname}{':' + port if port else ''}{path}"
     try:
-        parts = urlsplit(url)
+        parts = split_url(url)[0]
         _ = parts.port
     except ValueError:
         return None

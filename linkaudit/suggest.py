@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
-from .classify import github_repo
+from .classify import github_repo, split_url
 
 MAX_SUGGESTIONS = 24
 GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -77,7 +77,7 @@ def digit_variants(name: str) -> tuple[str, ...]:
 
 
 def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
+    parts = split_url(url)[0]
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
@@ -97,7 +97,7 @@ def suspect_github(url: str) -> Suspicion | None:
             suggestions=tuple(f"https://github.com/{s}" for s in splits),
         )
     variants: list[str] = []
-    rest = urlsplit(url).path.split("/")[3:]
+    rest = split_url(url)[0].path.split("/")[3:]
     suffix = "/" + "/".join(rest) if rest else ""
     for o in (owner, *digit_variants(owner)):
         for n in (name, *digit_variants(name)):
@@ -110,7 +110,7 @@ def suspect_github(url: str) -> Suspicion | None:
 
 def suspect_tilde(url: str) -> Suspicion | None:
     """A home-page path whose first segment starts with '-' most likely lost a '~' (``/-mas/`` -> ``/~mas/``)."""
-    parts = urlsplit(url)
+    parts = split_url(url)[0]
     if not re.match(r"^/-[A-Za-z][\w.-]*(?:/|$)", parts.path):
         return None
     return Suspicion(
