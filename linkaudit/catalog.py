@@ -67,13 +67,13 @@ def _url_and_doi(value: str) -> tuple[str | None, str | None]:
     """The URL a ``**URL**`` field points at, and the DOI when it is one."""
     value = value.strip()
     if value.endswith(")") and "](" in value:  # the common "[text](url)": plain string operations
-        url = value[value.rindex("](") + 2:-1].strip()
-        if url and " " not in url:
+        target = value[value.rindex("](") + 2:-1].strip()
+        if target and " " not in target:
             for prefix in DOI_URL_PREFIXES:
-                if url.startswith(prefix) and BARE_DOI_RE.fullmatch(url, len(prefix)):
-                    return url, url[len(prefix):]
+                if target.startswith(prefix) and BARE_DOI_RE.fullmatch(target, len(prefix)):
+                    return target, target[len(prefix):]
     match = MD_LINK_RE.search(value)
-    url = match.group(2) if match else None
+    url: str | None = match.group(2) if match else None
     if url is None:
         bare = URL_IN_TEXT_RE.search(value)
         url = bare.group().rstrip(".,;)") if bare else None
