@@ -31,6 +31,7 @@ from itertools import accumulate
 
 from .hosts import SCHEMELESS_TLDS, SHORTLINK_HOSTS, nearest_code_host
 from .model import RawLink, SourceRef
+from .repair import GLUED_HOST_RE
 
 _ZW = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _HYPHENS = "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"
@@ -167,6 +168,8 @@ def _scheme_extent(text: str, start: int, scheme_end: int, limit: int) -> tuple[
 def _schemeless_extent(text: str, start: int, host_end: int, limit: int) -> int | None:
     """End of a scheme-less link whose host name spans ``[start, host_end)``, or None when it is no link."""
     host = _clean_host(text[start:host_end])
+    if GLUED_HOST_RE.match(host):  # github.comIowner/repo: the repairer splits it
+        return _balanced_end(text, start, PATH_RE.match(text, host_end, limit).end())  # type: ignore[union-attr]
     has_path = host_end + 1 < limit and text[host_end] == "/" and not text[host_end + 1].isspace()
     code_host = nearest_code_host(host) or host
     is_code = code_host.endswith(CODE_SUFFIXES)
@@ -200,6 +203,13 @@ def _host_start(text: str, dot: int) -> int:
     return i
 
 
+def _glued_code_host(text: str, dot: int, tld: str) -> bool:
+    """``github.comIowner``: a code host whose following slash was read as a letter."""
+    if len(tld) <= 3 or tld[:3] != "com" or tld[3] not in "il":
+        return False
+    return text[max(0, dot - 6):dot].lower().endswith(("github", "gitlab", "gitee"))
+
+
 def _anchors(text: str) -> list[tuple[int, int, int, str]]:
     """(start, anchor end, kind order, kind) of every place a link may start, in text order."""
     found: list[tuple[int, int, int, str]] = []
@@ -227,7 +237,7 @@ def _anchors(text: str) -> list[tuple[int, int, int, str]]:
     for m in DOT_TLD_RE.finditer(text):
         dot = m.start()
         tld = m.group(1).lower()
-        if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm"):
+        if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") and not _glued_code_host(text, dot, tld):
             continue
         # most dots sit inside a URL that has a scheme: "//" earlier in the same word
         lo = max(0, dot - 300)

@@ -39,6 +39,12 @@ PAIRS = {")": "(", "]": "[", "}": "{"}
 HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 CODE_REPO_HOSTS = ("github.com", "gitlab.com", "gitee.com", "bitbucket.org", "codeberg.org")
+GLUED_HOST_RE = re.compile(r"^((?:www\.)?(?:github|gitlab|gitee)\.com|huggingface\.co)[Il1i|]([A-Za-z0-9][\w.-]*)$", re.I)
+
+
+def is_valid_tld(host: str) -> bool:
+    """The host ends in a TLD accepted for links (see ``hosts.SCHEMELESS_TLDS``)."""
+    return host.rsplit(".", 1)[-1].lower() in SCHEMELESS_TLDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,8 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
         return None  # mailto:, ftp:, javascript: ... are not ours to check
     else:
         host_guess = re.split(r"[/?#]", text, maxsplit=1)[0].replace(",", ".")
+        glued_guess = GLUED_HOST_RE.match(host_guess)
+        host_guess = glued_guess.group(1) if glued_guess else host_guess
         scheme = default_scheme(nearest_code_host(host_guess) or host_guess)
         repairs.append(Repair("missing-scheme", f"added '{scheme}://'"))
         text = f"{scheme}://{text}"
@@ -164,6 +172,13 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
     hostname, _, port = host.partition(":")
     if port and not port.isdigit():
         return None
+    glued = GLUED_HOST_RE.match(hostname)
+    if glued and not is_valid_tld(hostname):
+        # github.comIowner/repo: the slash after the host was read as a letter
+        hostname, path = glued.group(1), "/" + glued.group(2) + path
+        repairs.append(Repair("slash-as-letter", f"'{glued.group(0)}' -> '{hostname}{path.split('/', 2)[0]}/"
+                                                 f"{glued.group(2)}'"))
+        confidence = _lower(confidence, Confidence.MEDIUM)
     corrected = nearest_code_host(hostname)
     if corrected is not None:
         repairs.append(Repair("host-typo", f"'{hostname}' -> '{corrected}'"))

@@ -22,6 +22,9 @@ GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SLASH_AS_LETTER = "Il1i|"
 DIGIT_RUN_RE = re.compile(r"(?<=[A-Za-z])[01]{2,}(?=[A-Za-z])")
 DIGIT_AS_LETTER = {"0": "o", "1": "l"}
+# Path words that follow owner/repo on github.com; seen as the second segment, the first swallowed a slash.
+IN_REPO_WORDS = frozenset({"tree", "blob", "raw", "issues", "pulls", "pull", "releases", "wiki", "commits", "commit",
+                           "archive", "actions", "tags", "branches", "discussions", "projects", "blame"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,17 @@ def suspect_github(url: str) -> Suspicion | None:
     if repo is None:
         return None
     owner, name = repo
+    segments = [seg for seg in split_url(url)[0].path.split("/") if seg]
+    if name is not None and name.lower() in IN_REPO_WORDS and len(segments) >= 2:
+        # github.com/ownerIrepo/tree/main: the "repository" is a path word, so the owner swallowed the slash
+        splits = slash_splits(owner)
+        if splits:
+            tail = "/" + "/".join(segments[1:])
+            return Suspicion(
+                note=f"'{owner}/{name}' is not a repository path ('{name}' belongs after one); the slash "
+                "before the repository may have been read as a letter",
+                suggestions=tuple(f"https://github.com/{s}{tail}" for s in splits),
+            )
     if name is None:
         splits = slash_splits(owner)
         if not splits:
