@@ -20,11 +20,12 @@ from .claims import code_claim
 from .classify import classify_url, github_repo
 from .errors import InputError
 from .find import find_in_text
-from .model import Confidence, Extraction, Kind, Link, Paper
+from .model import Confidence, Extraction, Kind, Link, LinkKey, Paper
 from .repair import repair_link
 from .suggest import hyphen_variants, suspect
 
 CATALOG_SUFFIXES = (".md", ".markdown")
+CLEAN_DOI_URL_RE = re.compile(r"https://doi\.org/10\.\d{4,9}/[!-~]*[A-Za-z0-9]")
 _CONTROL_OK = {9, 10, 12, 13, 8, 11, 27}
 
 
@@ -120,6 +121,13 @@ def _links_of_text(text: str, path: str, spans_offsets: list[tuple[int, str]]) -
         if (raw.paper_id, raw.text) in seen_raw:  # [url](url): the same text twice
             continue
         seen_raw.add((raw.paper_id, raw.text))
+        if CLEAN_DOI_URL_RE.fullmatch(raw.text) and (raw.paper_id, raw.text) not in seen:
+            # most links of a DOI catalog: a clean doi.org URL needs no repair, classification or suspicion
+            seen.add((raw.paper_id, raw.text))
+            doi = raw.text.split("/", 3)[3]
+            links.append(Link(url=raw.text, original=raw.text, kind=Kind.DOI, key=LinkKey(f"doi:{doi.lower()}"),
+                              paper_id=raw.paper_id, source=raw.source))
+            continue
         repaired = repair_link(raw)
         if repaired is None:
             continue

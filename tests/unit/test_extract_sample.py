@@ -133,3 +133,20 @@ def test_high_confidence_for_clean_links(extraction: Extraction) -> None:
     """Clean links stay high-confidence; only the garbled or suspect ones are lowered."""
     lowered = sorted(link.paper_id for link in extraction.links if link.confidence is not Confidence.HIGH)
     assert lowered == ["1049", "1058", "1059", "1089", "1121", "1147", "1156", "1189"]
+
+
+def test_clean_doi_fast_path_matches_the_general_pipeline(sample_text: str) -> None:
+    """Clean doi.org URLs skip repair and classification, with exactly the result the full pipeline gives."""
+    from linkaudit.classify import classify_url
+    from linkaudit.extract import CLEAN_DOI_URL_RE
+    from linkaudit.find import find_in_text
+    from linkaudit.repair import repair_link
+
+    checked = 0
+    for raw in find_in_text(sample_text, path="x.md"):
+        if CLEAN_DOI_URL_RE.fullmatch(raw.text):
+            repaired = repair_link(raw)
+            assert repaired is not None and repaired.url == raw.text and repaired.repairs == ()
+            assert classify_url(repaired.url) == (Kind.DOI, "doi:" + raw.text.split("/", 3)[3].lower())
+            checked += 1
+    assert checked == 200
