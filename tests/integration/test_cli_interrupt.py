@@ -1,0 +1,45 @@
+"""Ctrl-C during an audit: a real `linkaudit` process gets SIGINT and keeps the results it already has."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from testweb import Origin, Server
+
+
+def test_sigint_keeps_results_so_far(serve: Callable[..., Server], tmp_path: Path) -> None:
+    """SIGINT mid-run exits 130 with no traceback, and the report holds the finished links, marked interrupted."""
+    fast, slow = serve(Origin()), serve(Origin())
+    lines = [f"- {fast.url}/status/200?n={i}" for i in range(3)]
+    lines += [f"- {slow.url}/slow?delay=20&n={i}" for i in range(2)]
+    catalog = tmp_path / "list.md"
+    catalog.write_text("# links\n\n" + "\n".join(lines) + "\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"allow_private_hosts: true\ntimeout: 30.0\nreports_dir: {tmp_path / 'reports'}\n"
+                      f"history_path: {tmp_path / 'history.db'}\n")
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "linkaudit", "audit", str(catalog), "--config", str(config), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(slow.seen(path_prefix="/slow")) < 2:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the fast links are long done by now
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    report = json.loads((tmp_path / "reports" / "list.json").read_text())
+    assert report["interrupted"] is True
+    assert sorted(r["status"] for r in report["results"]) == ["ok", "ok", "ok"]
