@@ -70,10 +70,14 @@ class LineIndex:
         """The 1-based line holding ``offset``."""
         return bisect_right(self._starts, offset)
 
+    def line_end(self, offset: int, length: int) -> int:
+        """The offset of the newline ending ``offset``'s line (``length`` on the last line).
 
-def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end == -1 else end
+        A lookup, not a scan: scanning from every candidate to the end of its line
+        made a megabyte-long line quadratic.
+        """
+        line = bisect_right(self._starts, offset)
+        return self._starts[line] - 1 if line < len(self._starts) else length
 
 
 def _clean_host(host: str) -> str:
@@ -272,7 +276,7 @@ def find_in_text(text: str, *, path: str, papers: Sequence[tuple[int, str]] = ()
     for start, anchor_end, _, kind in _anchors(text):
         if start < consumed:
             continue
-        limit = _line_end(text, start)
+        limit = index.line_end(start, len(text))
         if kind == "scheme":
             if _is_namespace(text, start):
                 consumed = PATH_RE.match(text, start, limit).end()  # type: ignore[union-attr]
