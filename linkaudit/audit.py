@@ -9,7 +9,6 @@ exceptions to exit codes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import sys
@@ -44,16 +43,24 @@ class _Collector:
         self.inner.finish()
 
 
-def _run_checks(coro: Coroutine[Any, Any, tuple[CheckResult, ...]]) -> tuple[CheckResult, ...]:
+def _run_checks(
+    coro: Coroutine[Any, Any, tuple[CheckResult, ...]], event_loop: str = "auto"
+) -> tuple[CheckResult, ...]:
     """Run the checker on a fresh event loop.
 
     Unlike ``asyncio.run`` this does not wait for the default executor: on an
     offline machine, ``getaddrinfo`` threads stuck on an unreachable resolver
     would otherwise hold the exit for seconds after the run already knows the
     network is down.  Ctrl-C cancels the checker (which closes its client) and
-    propagates.
+    propagates.  The loop is uvloop's when installed (``event_loop`` setting).
     """
-    loop = asyncio.new_event_loop()
+    from .check import new_event_loop
+
+    try:
+        loop = new_event_loop(event_loop)
+    except BaseException:
+        coro.close()
+        raise
     task = loop.create_task(coro)
     try:
         return loop.run_until_complete(task)
@@ -142,10 +149,15 @@ def _check_overwrite(path: Path) -> None:
         return
     marker = REPORT_MARKERS.get(path.suffix)
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(4096, size - 65536))
+            tail = handle.read()  # a JSON report's keys are sorted: "schema" comes after the results
     except OSError as exc:
         raise InputError(f"{path}: cannot read the existing report ({exc.strerror or exc})") from exc
-    if marker and marker not in head:
+    text = (head + b"\n" + tail).decode("utf-8", errors="replace")
+    if marker and marker not in text:
         raise InputError(f"{path}: exists and was not written by linkaudit; move it or choose another --output")
 
 
@@ -232,7 +244,9 @@ def run_audit_command(args: argparse.Namespace) -> int:
         progress = _Collector(make_progress(quiet=args.quiet))
         interrupted = False
         try:
-            checked = _run_checks(check_links(to_check, settings, progress=progress, papers=extraction.papers))
+            checked = _run_checks(
+                check_links(to_check, settings, progress=progress, papers=extraction.papers), settings.event_loop
+            )
         except KeyboardInterrupt:
             interrupted = True
             checked = tuple(sorted(progress.results, key=lambda r: r.key))

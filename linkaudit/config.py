@@ -23,6 +23,7 @@ from .errors import ConfigError
 DEFAULT_CONCURRENCY = 64
 DEFAULT_HOST_CONCURRENCY = 8
 DEFAULT_TIMEOUT = 20.0
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 DEFAULT_USER_AGENT = "linkaudit/0.1 (+https://github.com/linkaudit/linkaudit; link checker for research catalogs)"
 
 
@@ -107,6 +108,8 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_hosts: bool = False
     http2: bool = True
+    event_loop: str = "auto"
+    """``auto`` (uvloop when it is installed, the ``fast`` extra), ``uvloop`` or ``asyncio``."""
     retry: RetrySettings = field(default_factory=RetrySettings)
     hosts: tuple[HostSettings, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -254,6 +257,8 @@ def _validate(settings: Settings) -> None:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"'{key}[{i}]' is not a valid regex ({exc}): {pattern!r}") from exc
+    if settings.event_loop not in EVENT_LOOPS:
+        raise ConfigError(f"'event_loop' must be one of {', '.join(EVENT_LOOPS)}, got {settings.event_loop!r}")
     valid = {"ok", "redirected", "broken", "blocked", "error", "skipped"}
     for status in settings.policy.fail_on:
         if status not in valid:

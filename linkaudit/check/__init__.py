@@ -29,7 +29,7 @@ import httpx
 
 from ..classify import classify_url
 from ..config import Settings
-from ..errors import NetworkUnavailable
+from ..errors import ConfigError, NetworkUnavailable
 from ..model import CheckResult, Citation, Kind, Link, LinkKey, Paper, Status
 from ..progress import NullProgress, Progress
 from ..suggest import hyphen_variants
@@ -45,7 +45,7 @@ from .ssrf import is_private_literal
 from .transport import HostRouter
 from .verdict import REASON_TEXT, Reason, verdict_for_reason
 
-__all__ = ["BROWSER_ACCEPT", "check_links"]
+__all__ = ["BROWSER_ACCEPT", "check_links", "new_event_loop"]
 
 logger = logging.getLogger("linkaudit.check")
 
@@ -56,6 +56,26 @@ MAX_CANDIDATES = 24
 """Suggestions checked per link, at most."""
 
 EXISTS = (Status.OK, Status.REDIRECTED)
+
+
+def new_event_loop(choice: str = "auto") -> asyncio.AbstractEventLoop:
+    """The event loop a run uses: uvloop when ``choice`` allows and it is installed (``fast`` extra), else asyncio's.
+
+    uvloop cuts the checker's CPU per request by about a fifth; ``event_loop:
+    uvloop`` without it installed is a configuration error.
+    """
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise ConfigError(
+                    "event_loop: uvloop is not installed (pip install 'linkaudit[fast]')"
+                ) from None
+        else:
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
 
 
 async def check_links(
@@ -138,6 +158,7 @@ class _Run:
             "Accept": BROWSER_ACCEPT,
             "Accept-Language": "en;q=0.9, *;q=0.5",
         }
+        router.base_headers(headers)
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
         async with httpx.AsyncClient(
             transport=router, trust_env=True, headers=headers, timeout=timeout, follow_redirects=False

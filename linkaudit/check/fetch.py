@@ -14,7 +14,7 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -135,6 +135,7 @@ class Fetcher:
         self._guard = AddressGuard(allow_private=settings.allow_private_hosts)
         self._extra: dict[str, tuple[Mapping[str, str], httpx.Timeout | None]] = {}
         self._max_wait = settings.retry.max_retry_after
+        self._timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
 
     def _host_extras(self, key: str, host: str) -> tuple[Mapping[str, str], httpx.Timeout | None]:
         extra = self._extra.get(key)
@@ -234,30 +235,13 @@ class Fetcher:
             headers = {**extra_headers, **(headers or {})}
         async with gate, self._global:
             self.network.note_attempt()
-            request = self._client.build_request(
-                method, url, headers=headers, content=content, timeout=timeout or httpx.USE_CLIENT_DEFAULT
-            )
-            response = await self._client.send(request, stream=True)
-            try:
-                status = response.status_code
-                self.network.note_answer(status)
+            if read_body:
+                status, raw_headers, body = await self._send_client(method, url, headers, content, timeout)
+            else:
+                status, raw_headers = await self._send_direct(method, url, headers, content, timeout)
                 body = b""
-                if method == "HEAD":
-                    # an empty body, but reading it lets the connection go back to the pool (else it is closed)
-                    await response.aread()
-                else:
-                    body = await self._read(
-                        response,
-                        API_BODY_CAP if read_body else self.settings.max_body_bytes,
-                        seconds=timeout.read if timeout and timeout.read else self.settings.timeout,
-                        required=read_body,
-                    )
-                    if not read_body:
-                        body = b""
-            finally:
-                await response.aclose()
         kept: dict[str, str] = {}
-        for raw_name, raw_value in response.headers.raw:
+        for raw_name, raw_value in raw_headers:
             name = raw_name.decode("latin-1").lower()
             if name in KEPT_HEADERS:
                 kept[name] = raw_value.decode("latin-1")
@@ -266,18 +250,73 @@ class Fetcher:
             url=url, status=status, headers=kept, body=body, attempts=counter[0], retry_after=retry_after
         )
 
+    async def _send_client(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        timeout: httpx.Timeout | None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """An API request through the httpx client (content decoding); the body read up to ``API_BODY_CAP``."""
+        request = self._client.build_request(
+            method, url, headers=headers, content=content, timeout=timeout or httpx.USE_CLIENT_DEFAULT
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            status = response.status_code
+            self.network.note_answer(status)
+            body = await self._read(
+                response.aiter_bytes(),
+                API_BODY_CAP,
+                seconds=timeout.read if timeout and timeout.read else self.settings.timeout,
+                required=True,
+            )
+        finally:
+            await response.aclose()
+        return status, response.headers.raw, body
+
+    async def _send_direct(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        timeout: httpx.Timeout | None,
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """A page request straight through the host's httpcore pool; the body is drained or dropped."""
+        response = await self._router.open(
+            method, url, headers=headers, content=content, timeout=(timeout or self._timeout).as_dict()
+        )
+        try:
+            status = response.status
+            self.network.note_answer(status)
+            if method == "HEAD":
+                # an empty body, but reading it lets the connection go back to the pool (else it is closed)
+                await response.drain()
+            else:
+                await self._read(
+                    response.chunks(),
+                    self.settings.max_body_bytes,
+                    seconds=timeout.read if timeout and timeout.read else self.settings.timeout,
+                    required=False,
+                )
+        finally:
+            await response.aclose()
+        return status, response.headers
+
     @staticmethod
-    async def _read(response: httpx.Response, cap: int, *, seconds: float, required: bool) -> bytes:
+    async def _read(chunks: AsyncIterator[bytes], cap: int, *, seconds: float, required: bool) -> bytes:
         """Read up to ``cap`` bytes within ``seconds`` in all (a read timeout bounds one chunk, not a slow drip).
 
         Past the deadline a page body (``required`` False) is simply left
         unread; an API body raises a timeout.
         """
-        chunks: list[bytes] = []
+        parts: list[bytes] = []
         size = 0
         deadline = time.monotonic() + seconds
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
+        async for chunk in chunks:
+            parts.append(chunk)
             size += len(chunk)
             if size >= cap:
                 break  # the rest is not needed; closing drops the connection instead of reading it
@@ -285,7 +324,7 @@ class Fetcher:
                 if required:
                     raise httpx.ReadTimeout(f"body not read within {seconds:g} s")
                 break
-        return b"".join(chunks)[:cap]
+        return b"".join(parts)[:cap]
 
     async def walk(self, url: str, *, guard: bool = True, max_redirects: int | None = None) -> Walk:
         """HEAD ``url`` (GET when HEAD is refused) and follow redirects by hand, recording the chain."""

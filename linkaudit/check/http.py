@@ -9,6 +9,7 @@ the evidence and words the detail.
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 
 from ..config import Settings
@@ -25,8 +26,9 @@ from .verdict import (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def status_text(code: int) -> str:
-    """``HTTP 404 Not Found``; nonstandard codes without a phrase."""
+    """``HTTP 404 Not Found``; nonstandard codes without a phrase (one shared string per code)."""
     try:
         return f"HTTP {code} {HTTPStatus(code).phrase}"
     except ValueError:

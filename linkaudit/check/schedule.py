@@ -70,9 +70,9 @@ class Scheduler:
     def _push(self, host: str) -> None:
         heapq.heappush(self._heap, (-len(self._queues[host]), next(self._seq), host))
 
-    def _pump(self) -> None:
+    def _take(self, now: float) -> tuple[str, Job] | None:
+        """The next job to start (from the eligible host with the most jobs left), its slot taken; None if none."""
         heap = self._heap
-        now = time.monotonic()
         while self._running < self._concurrency and heap:
             negative, _, host = heap[0]
             queue = self._queues.get(host)
@@ -94,10 +94,27 @@ class Scheduler:
                 self._not_before[host] = now + interval
             if queue:
                 self._push(host)
-            self._start(host, job)
-        idle = self._running == 0 and not self._timers
-        if idle and self._done is not None and not self._done.done() and (self._error or not self.pending()):
-            self._done.set_result(None)
+            self._running += 1
+            self._running_per_host[host] = self._running_per_host.get(host, 0) + 1
+            self.started += 1
+            return host, job
+        return None
+
+    def _pump(self) -> None:
+        now = time.monotonic()
+        while (picked := self._take(now)) is not None:
+            task: asyncio.Task[None] = asyncio.ensure_future(self._work(*picked))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Finish ``run`` once nothing runs and nothing is left (or after an error, once everything stopped)."""
+        done = self._done
+        if done is None or done.done():
+            return
+        if self._error is not None or (not self._running and not self._timers and not self.pending()):
+            done.set_result(None)  # after an error ``run`` waits for the cancelled workers itself
 
     def _wake_at(self, host: str, delay: float) -> None:
         if host in self._timers:
@@ -111,29 +128,42 @@ class Scheduler:
             self._push(host)
         self._pump()
 
-    def _start(self, host: str, job: Job) -> None:
-        self._running += 1
-        self._running_per_host[host] = self._running_per_host.get(host, 0) + 1
-        self.started += 1
-        task: asyncio.Task[None] = asyncio.ensure_future(job())
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(host, t))
-
-    def _finished(self, host: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+    def _release(self, host: str) -> None:
         self._running -= 1
         self._running_per_host[host] -= 1
-        if not task.cancelled():
-            error = task.exception()
-            if error is not None and self._error is None:
-                self._error = error
-                self._stop()
-        if self._error is None:
+
+    async def _work(self, host: str, job: Job) -> None:
+        """Run ``job``, then keep taking the next job in this same task while there is one.
+
+        Going on in the finished job's task (instead of a done-callback that
+        starts a new task) sends the next request of a busy host two event-loop
+        rounds sooner: under load each round waits behind every other ready
+        callback, and the busiest host's round trips are the run's critical path.
+        """
+        while True:
+            try:
+                await job()
+            except BaseException as exc:
+                self._release(host)
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                if not cancelled and self._error is None:
+                    self._error = exc
+                    self._stop()
+                self._settle()
+                if cancelled:
+                    raise
+                return
+            self._release(host)
+            if self._error is not None:
+                self._settle()
+                return
             if self._queues.get(host):
                 self._push(host)
-            self._pump()
-        elif self._running == 0 and self._done is not None and not self._done.done():
-            self._done.set_result(None)
+            picked = self._take(time.monotonic())
+            if picked is None:
+                self._settle()
+                return
+            host, job = picked
 
     def _stop(self) -> None:
         for timer in self._timers.values():
@@ -141,10 +171,11 @@ class Scheduler:
         self._timers.clear()
         self._queues.clear()
         self._heap.clear()
+        current = asyncio.current_task()
         for task in self._tasks:
-            task.cancel()
-        if self._running == 0 and self._done is not None and not self._done.done():
-            self._done.set_result(None)
+            if task is not current:
+                task.cancel()
+        self._settle()
 
     async def run(self) -> None:
         """Run until every job (including ones submitted meanwhile) has finished; re-raise the first error."""
@@ -160,5 +191,7 @@ class Scheduler:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             raise
+        if self._tasks:  # workers returning after their last job, or cancelled after an error
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._error is not None:
             raise self._error

@@ -15,15 +15,20 @@ proxy variables, ``proxy_for`` reads them here, with httpx's semantics.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 from urllib.request import getproxies
 
+import httpcore
 import httpx
 
 from ..config import Settings
 from .hosts import DEFAULT_PORTS
+from .netio import AsyncioBackend
 
 KEEPALIVE_EXPIRY = 15.0
 MAX_IDLE_POOLS = 64
@@ -75,50 +80,281 @@ def proxy_for(scheme: str, host: str) -> str | None:
     return url if "://" in url else f"http://{url}"
 
 
+class LeanPool(httpcore.AsyncConnectionPool):
+    """httpcore's connection pool for one host, without its per-request scan of every connection.
+
+    httpcore's pool re-examines all its connections and queued requests twice
+    per request (``_assign_requests_to_connections``, quadratic in the
+    connections), which at a few hundred requests a second is a tenth of the
+    run's CPU.  The scheduler and the host gate already bound how many requests
+    go to a host at once, so this pool never queues: a request takes the most
+    recently used idle connection that is still good, or opens a new one, and
+    gives it back when its response is closed.  One request per connection at a
+    time (HTTP/2 connections too).  The HTTP itself is httpcore's own
+    connection classes, created by the base class's ``create_connection``.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._busy: set[httpcore.AsyncConnectionInterface] = set()
+        self._surplus: list[httpcore.AsyncConnectionInterface] = []
+
+    def _take_idle(
+        self, closing: list[httpcore.AsyncConnectionInterface]
+    ) -> httpcore.AsyncConnectionInterface | None:
+        connections = self._connections
+        for index in range(len(connections) - 1, -1, -1):
+            connection = connections[index]
+            if connection in self._busy:
+                continue
+            if connection.is_closed() or connection.has_expired():
+                del connections[index]
+                closing.append(connection)
+                continue
+            if connection.is_available():
+                return connection
+        return None
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send ``request`` on an idle connection of this pool, or on a new one."""
+        fresh = False
+        while True:
+            closing: list[httpcore.AsyncConnectionInterface] = []
+            connection = None if fresh else self._take_idle(closing)
+            if connection is None:
+                connection = self.create_connection(request.url.origin)
+                self._connections.append(connection)
+            self._busy.add(connection)
+            try:
+                for old in closing:
+                    await old.aclose()
+                response = await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:  # taken or closed meanwhile: use a connection of its own
+                self._give_back(connection)
+                fresh = True
+                continue
+            except BaseException:
+                self._give_back(connection)
+                raise
+            response.stream = _LeanStream(response.stream, self, connection)
+            return response
+
+    def _give_back(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        self._busy.discard(connection)
+        if connection.is_closed():
+            with contextlib.suppress(ValueError):
+                self._connections.remove(connection)
+        elif connection.is_idle() and len(self._connections) - len(self._busy) > self._max_keepalive_connections:
+            self._connections.remove(connection)
+            self._surplus.append(connection)
+
+    async def _close_surplus(self) -> None:
+        surplus, self._surplus = self._surplus, []
+        for connection in surplus:
+            await connection.aclose()
+
+
+class _LeanStream:
+    """A response body from ``LeanPool``: closing it returns the connection to the pool."""
+
+    __slots__ = ("_connection", "_pool", "_stream")
+
+    def __init__(self, stream: Any, pool: LeanPool, connection: httpcore.AsyncConnectionInterface) -> None:
+        self._stream = stream
+        self._pool: LeanPool | None = pool
+        self._connection = connection
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await self._stream.aclose()
+        except BaseException:
+            # interrupted while closing: leave it out of use (the pool's aclose closes it at the end of the run)
+            pool._busy.discard(self._connection)
+            if self._connection.is_idle():
+                pool._give_back(self._connection)
+            raise
+        pool._give_back(self._connection)
+        if pool._surplus:
+            await pool._close_surplus()
+
+
 class _Pool:
-    """One host's transport, with the number of requests using it and when it was last used."""
+    """One host's httpcore pool, with the number of requests using it and when it was last used."""
 
-    __slots__ = ("active", "transport", "used")
+    __slots__ = ("active", "pool", "used")
 
-    def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
-        self.transport = transport
+    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
+        self.pool = pool
         self.active = 0
         self.used = 0
+
+
+_ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+"""httpcore's exceptions and the httpx ones they become (what ``httpx.AsyncHTTPTransport`` does)."""
+
+
+def httpx_error(exc: Exception) -> httpx.HTTPError | None:
+    """The httpx exception for an httpcore one (the most specific match), or None when it is not httpcore's."""
+    mapped: type[httpx.HTTPError] | None = None
+    for source, target in _ERRORS.items():
+        if isinstance(exc, source) and (mapped is None or issubclass(target, mapped)):
+            mapped = target
+    return mapped(str(exc)) if mapped is not None else None
 
 
 class _TrackedStream(httpx.AsyncByteStream):
     """A response body that tells its pool when it is closed (the request is over only then)."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, pool: _Pool) -> None:
+    def __init__(self, stream: Any, pool: _Pool) -> None:
         self._stream = stream
         self._pool: _Pool | None = pool
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            mapped = httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     async def aclose(self) -> None:
         if self._pool is not None:
             self._pool.active -= 1
             self._pool = None
-        await self._stream.aclose()
+        try:
+            await self._stream.aclose()
+        except Exception as exc:
+            mapped = httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9.-]+)(?::([0-9]{1,5}))?((?:[/?](?:[a-z0-9\-._~:/?@!$&'()*+,;=]|%[0-9a-f]{2})*)?)(?:#.*)?",
+    re.IGNORECASE | re.DOTALL,
+)
+"""An http(s) URL that needs no normalizing: ASCII host name, nothing to percent-encode (else httpx parses it)."""
+
+
+def request_target(url: str) -> tuple[bytes, bytes, int | None, bytes]:
+    """(scheme, host, port or None for the default, request target) of ``url``, as httpx would send them.
+
+    Raises ``httpx.InvalidURL`` (or ``httpx.UnsupportedProtocol``) like httpx.
+    """
+    match = _PLAIN_URL.fullmatch(url)
+    if match is not None:
+        scheme, host, port_text, target = match.groups()
+        scheme = scheme.lower()
+        port = int(port_text) if port_text else None
+        if port is None or (port <= 65535 and port != DEFAULT_PORTS[scheme]):
+            if port == DEFAULT_PORTS[scheme]:
+                port = None
+            if not target or target[0] == "?":
+                target = "/" + target
+            return scheme.encode(), host.lower().encode(), port, target.encode()
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https"):
+        raise httpx.UnsupportedProtocol(f"unsupported protocol {parsed.scheme!r}")
+    if not parsed.raw_host:
+        raise httpx.InvalidURL(f"no host in {url!r}")
+    return parsed.raw_scheme, parsed.raw_host, parsed.port, parsed.raw_path
+
+
+class RawResponse:
+    """An answer from the direct httpcore path: status, raw headers and a body to read or close."""
+
+    __slots__ = ("_pool", "_stream", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], stream: Any, pool: _Pool) -> None:
+        self.status = status
+        self.headers = headers
+        self._stream = stream
+        self._pool: _Pool | None = pool
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk (httpcore errors raised as httpx's)."""
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            mapped = httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def drain(self) -> None:
+        """Read the (empty) body of a HEAD answer to its end, so the connection can be reused."""
+        try:
+            async for _ in self._stream:
+                pass
+        except Exception as exc:
+            mapped = httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        """Hand the connection back (kept alive when the body was read to its end)."""
+        if self._pool is not None:
+            self._pool.active -= 1
+            self._pool = None
+        try:
+            await self._stream.aclose()
+        except Exception as exc:
+            mapped = httpx_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
 
 class HostRouter(httpx.AsyncBaseTransport):
-    """Dispatches each request to the pool of its (scheme, host, port), creating pools on first use.
+    """Dispatches each request to the httpcore pool of its (scheme, host, port), creating pools on first use.
 
     A catalog can link thousands of hosts (every ``*.github.io`` is one), and
     an idle pool keeps its keep-alive connections (file descriptors) open; past
     ``MAX_IDLE_POOLS`` the least recently used pools with nothing in flight are
-    closed.
+    closed.  Every pool uses the run's ``AsyncioBackend`` (see ``netio``) and
+    one SSL context, created when the first https pool needs it.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._ssl: ssl.SSLContext = httpx.create_ssl_context(trust_env=True)
+        self._ssl_context: ssl.SSLContext | None = None
+        self._backend = AsyncioBackend()
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._proxies: dict[tuple[str, str], str | None] = {}
         self._clock = 0
+        self._base: list[tuple[bytes, bytes]] = []
+
+    @property
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=True)
+        return self._ssl_context
 
     def is_proxied(self, scheme: str, host: str) -> bool:
         """Whether requests to ``scheme://host`` go through a proxy (then names are the proxy's to resolve)."""
@@ -131,52 +367,131 @@ class HostRouter(httpx.AsyncBaseTransport):
         self.is_proxied(scheme, host)
         proxy = self._proxies[(scheme, host)]
         limit = self._settings.effective_concurrency(host)
+        options: dict[str, Any] = {
+            "ssl_context": self._ssl if scheme == "https" or proxy else None,
+            "max_connections": None,
+            "max_keepalive_connections": limit,
+            "keepalive_expiry": KEEPALIVE_EXPIRY,
+            "http1": True,
+            "http2": self._settings.http2,
+            "network_backend": self._backend,
+        }
+        if not proxy:
+            return _Pool(LeanPool(**options))
+        url = httpx.URL(proxy)
+        proxy_url = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+        auth = (url.username.encode(), url.password.encode()) if url.username or url.password else None
+        if url.scheme in ("socks5", "socks5h"):
+            return _Pool(httpcore.AsyncSOCKSProxy(proxy_url=proxy_url, proxy_auth=auth, **options))
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported proxy scheme {url.scheme!r} in {proxy!r}")
+        # an https:// proxy is itself verified with the run's CA bundle (SSL_CERT_FILE applies to it too)
         return _Pool(
-            httpx.AsyncHTTPTransport(
-                verify=self._ssl,
-                http2=self._settings.http2,
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=limit, keepalive_expiry=KEEPALIVE_EXPIRY
-                ),
-                proxy=self._proxy(proxy) if proxy else None,
+            httpcore.AsyncHTTPProxy(
+                proxy_url=proxy_url,
+                proxy_auth=auth,
+                proxy_ssl_context=self._ssl if url.scheme == "https" else None,
+                **options,
             )
         )
-
-    def _proxy(self, url: str) -> httpx.Proxy:
-        # an https:// proxy is itself verified with the run's CA bundle (SSL_CERT_FILE applies to it too)
-        if url.lower().startswith("https://"):
-            return httpx.Proxy(url, ssl_context=self._ssl)
-        return httpx.Proxy(url)
 
     async def _evict(self) -> None:
         idle = sorted((p.used, key) for key, p in self._pools.items() if p.active == 0)
         for _, key in idle[: len(self._pools) - MAX_IDLE_POOLS]:
             pool = self._pools.pop(key)
-            await pool.transport.aclose()
+            await pool.pool.aclose()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through its host's pool."""
-        url = request.url
-        key = (url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme, 0))
+    async def _pool_for(self, scheme: str, host: str, port: int | None) -> _Pool:
+        key = (scheme, host, port or DEFAULT_PORTS.get(scheme, 0))
         pool = self._pools.get(key)
         if pool is None:
             if len(self._pools) >= MAX_IDLE_POOLS + EVICT_BATCH:
                 await self._evict()
-            pool = self._pools[key] = self._new_pool(url.scheme, url.host)
+            pool = self._pools[key] = self._new_pool(scheme, host)
         self._clock += 1
         pool.used = self._clock
         pool.active += 1
+        return pool
+
+    def base_headers(self, headers: Mapping[str, str]) -> None:
+        """The headers every direct request carries (the client's defaults, minus compression)."""
+        self._base = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: Mapping[str, float | None],
+    ) -> RawResponse:
+        """Send one request straight through httpcore (no httpx ``Request``/``Response``, cookies or hooks).
+
+        For the page walk, where only the status and a few headers matter:
+        about half the CPU of ``AsyncClient.send``.  Raises httpx's exceptions.
+        No ``Accept-Encoding`` is sent, so a body arrives as the server stores it.
+        """
+        scheme, host, port, target = request_target(url)
+        authority = b"[%s]" % host if b":" in host else host
+        if port is not None:
+            authority = b"%s:%d" % (authority, port)
+        if headers:
+            names = {name.lower() for name in headers}
+            raw = [(b"Host", authority)]
+            raw += [item for item in self._base if item[0].decode("latin-1").lower() not in names]
+            raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        else:
+            raw = [(b"Host", authority), *self._base]
+        if content is not None:
+            raw.append((b"Content-Length", str(len(content)).encode()))
+        pool = await self._pool_for(scheme.decode(), host.decode("ascii"), port)
+        request = httpcore.Request(
+            method=method,
+            url=httpcore.URL(scheme=scheme, host=host, port=port, target=target),
+            headers=raw,
+            content=content,
+            extensions={"timeout": timeout},
+        )
         try:
-            response = await pool.transport.handle_async_request(request)
-        except BaseException:
+            response = await pool.pool.handle_async_request(request)
+        except BaseException as exc:
             pool.active -= 1
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _TrackedStream(response.stream, pool)
-        return response
+            mapped = httpx_error(exc) if isinstance(exc, Exception) else None
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return RawResponse(response.status, response.headers, response.stream, pool)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through its host's pool."""
+        url = request.url
+        pool = await self._pool_for(url.scheme, url.host, url.port)
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            response = await pool.pool.handle_async_request(core)
+        except BaseException as exc:
+            pool.active -= 1
+            mapped = httpx_error(exc) if isinstance(exc, Exception) else None
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_TrackedStream(response.stream, pool),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         """Close every pool."""
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            await pool.transport.aclose()
+            await pool.pool.aclose()

@@ -191,3 +191,15 @@ def test_reports_never_overwrite_a_users_file(board: tuple[Switchboard, Server],
     code = main(["audit", str(catalog), "--config", str(_config(tmp_path)), "--quiet"])
     assert code == 2 and "not written by linkaudit" in capsys.readouterr().err
     assert notes.read_text() == "# my own notes\n"
+
+
+def test_a_large_report_of_its_own_is_replaced(board: tuple[Switchboard, Server], tmp_path: Path) -> None:
+    """A second run replaces its JSON report even when the results push the schema key far from the top."""
+    _, server = board
+    catalog = _catalog(tmp_path, server.url, [f"/p{i}" for i in range(40)])
+    config = _config(tmp_path, event_loop="asyncio")
+    code, _ = _audit(catalog, config, "--no-cache")
+    assert code == 0
+    assert (tmp_path / "reports" / "catalog.json").read_text().find('"schema"') > 4096
+    code, report = _audit(catalog, config, "--no-cache")
+    assert code == 0 and len(report["results"]) == 40

@@ -57,6 +57,7 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
         ("concurrency: 0\n", "'concurrency' must be at least 1"),
         ("policy:\n  fail_on: [borked]\n", "unknown status 'borked'"),
         ("github:\n  batch_size: 500\n", "at most 100"),
+        ("event_loop: fastest\n", "'event_loop' must be one of auto, uvloop, asyncio"),
         ("hosts:\n  - host: a.org\n    concurrency: x\n", "hosts[0].concurrency: expected an integer"),
         ("- just\n- a list\n", "top level must be a mapping"),
         ("key: [unclosed\n", "invalid YAML at line"),
