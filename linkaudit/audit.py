@@ -44,7 +44,7 @@ class _Collector:
 
 
 def _run_checks(
-    coro: Coroutine[Any, Any, tuple[CheckResult, ...]], event_loop: str = "auto"
+    coro: Coroutine[Any, Any, tuple[CheckResult, ...]], event_loop: str = "asyncio"
 ) -> tuple[CheckResult, ...]:
     """Run the checker on a fresh event loop.
 
@@ -52,7 +52,7 @@ def _run_checks(
     offline machine, ``getaddrinfo`` threads stuck on an unreachable resolver
     would otherwise hold the exit for seconds after the run already knows the
     network is down.  Ctrl-C cancels the checker (which closes its client) and
-    propagates.  The loop is uvloop's when installed (``event_loop`` setting).
+    propagates.  The loop is chosen by the ``event_loop`` setting (asyncio by default; uvloop optional).
     """
     from .check import new_event_loop
 

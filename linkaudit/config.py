@@ -108,7 +108,7 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_hosts: bool = False
     http2: bool = True
-    event_loop: str = "auto"
+    event_loop: str = "asyncio"
     """``auto`` (uvloop when it is installed, the ``fast`` extra), ``uvloop`` or ``asyncio``."""
     retry: RetrySettings = field(default_factory=RetrySettings)
     hosts: tuple[HostSettings, ...] = ()

@@ -190,6 +190,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError, RuntimeError) as exc:
             self._transport.close()
             raise httpcore.ConnectError(str(exc)) from exc
+        if transport is None:  # the connection closed during the handshake
+            raise httpcore.ConnectError("connection closed during the TLS handshake")
         self._protocol.transport = transport
         return AsyncioStream(transport, self._protocol, tls=True)
 

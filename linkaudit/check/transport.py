@@ -15,6 +15,7 @@ proxy variables, ``proxy_for`` reads them here, with httpx's semantics.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import re
@@ -495,3 +496,4 @@ class HostRouter(httpx.AsyncBaseTransport):
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.pool.aclose()
+        await asyncio.sleep(0)  # let the transports finish closing their sockets before the loop may close

@@ -223,8 +223,16 @@ class TestWeb:
             self.call(server.stop())
 
     def close(self) -> None:
-        """Stop the servers and the loop."""
+        """Stop the servers, cancel the handlers still waiting (a /slow answer), then stop the loop."""
         self.stop_all()
+
+        async def cancel_pending() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.call(cancel_pending())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.close()
