@@ -172,13 +172,17 @@ def write_reports(report: Report, directory: str, stem: str) -> tuple[Path, Path
         _check_overwrite(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # the JSON is streamed line by line: a 100,000-link report never sits whole in memory
         contents = (
-            (json_path, report_json.render(report)),
-            (md_path, report_markdown.render(report, full_report=json_path.name)),
+            (json_path, report_json.iter_lines(report)),
+            (md_path, [report_markdown.render(report, full_report=json_path.name).rstrip("\n")]),
         )
-        for path, text in contents:
+        for path, lines in contents:
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
+            with tmp.open("w", encoding="utf-8") as handle:
+                for line in lines:
+                    handle.write(line)
+                    handle.write("\n")
             os.replace(tmp, path)
     except OSError as exc:
         raise InputError(f"{directory}: cannot write reports ({exc.strerror or exc})") from exc

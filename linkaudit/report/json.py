@@ -10,7 +10,7 @@ results sorted by key, map keys sorted, so two runs diff cleanly.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,11 +87,10 @@ def result_dict(result: CheckResult, entry: HistoryEntry | None) -> dict[str, An
     }
 
 
-def report_dict(report: Report) -> dict[str, Any]:
-    """The whole ``linkaudit.report/1`` document as plain JSON values."""
+def report_dict(report: Report, *, with_results: bool = True) -> dict[str, Any]:
+    """The whole ``linkaudit.report/1`` document as plain JSON values (``results`` left out if not wanted)."""
     summary = summarize(report)
-    history = history_by_key(report)
-    return {
+    doc: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "started_at": report.started_at,
         "duration_s": None if report.duration_s is None else round(report.duration_s, 3),
@@ -105,12 +104,31 @@ def report_dict(report: Report) -> dict[str, Any]:
             "definitive_failures": summary.definitive_failures,
             "inconclusive": summary.inconclusive,
         },
-        "results": [result_dict(r, history.get(r.key)) for r in sorted_results(report)],
         "papers_without_code_links": [
             {"id": p.id, "title": p.title, "path": p.source.path, "line": p.source.line}
             for p in papers_without_code_links(report)
         ],
     }
+    if with_results:
+        history = history_by_key(report)
+        doc["results"] = [result_dict(r, history.get(r.key)) for r in sorted_results(report)]
+    return doc
+
+
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode  # one encoder for every item
+
+
+def _member_lines(head: str, value: Any, comma: str) -> Iterator[str]:
+    if isinstance(value, list) and value:
+        yield head + "["
+        last = len(value) - 1
+        for j, item in enumerate(value):
+            yield f"    {_ENCODE(item)}{',' if j < last else ''}"
+        yield "  ]" + comma
+    elif isinstance(value, dict) and value:
+        yield head + json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n  ") + comma
+    else:
+        yield head + _ENCODE(value) + comma
 
 
 def dump_document(doc: Mapping[str, Any]) -> str:
@@ -119,30 +137,40 @@ def dump_document(doc: Mapping[str, Any]) -> str:
     Two runs that differ in one link differ in one line.  It is also fast:
     the stdlib's C encoder only serves ``json.dumps`` without ``indent``.
     """
-    lines = ["{"]
     names = sorted(doc)
+    lines = ["{"]
     for i, name in enumerate(names):
-        value = doc[name]
-        comma = "," if i < len(names) - 1 else ""
-        head = f"  {json.dumps(name)}: "
-        if isinstance(value, list) and value:
-            lines.append(head + "[")
-            last = len(value) - 1
-            lines.extend(f"    {json.dumps(item, sort_keys=True, ensure_ascii=False)}{',' if j < last else ''}"
-                         for j, item in enumerate(value))
-            lines.append("  ]" + comma)
-        elif isinstance(value, dict) and value:
-            nested = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n  ")
-            lines.append(head + nested + comma)
-        else:
-            lines.append(head + json.dumps(value, sort_keys=True, ensure_ascii=False) + comma)
+        lines.extend(_member_lines(f"  {json.dumps(name)}: ", doc[name], "," if i < len(names) - 1 else ""))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
+def iter_lines(report: Report) -> Iterator[str]:
+    """The lines of ``render(report)``, one result at a time (a 100,000-link report never sits whole in memory)."""
+    head = report_dict(report, with_results=False)
+    history = history_by_key(report)
+    results = sorted_results(report)
+    names = sorted([*head, "results"])
+    yield "{"
+    for i, name in enumerate(names):
+        comma = "," if i < len(names) - 1 else ""
+        key = f"  {json.dumps(name)}: "
+        if name != "results":
+            yield from _member_lines(key, head[name], comma)
+        elif not results:
+            yield key + "[]" + comma
+        else:
+            yield key + "["
+            last = len(results) - 1
+            for j, result in enumerate(results):
+                yield f"    {_ENCODE(result_dict(result, history.get(result.key)))}{',' if j < last else ''}"
+            yield "  ]" + comma
+    yield "}"
+
+
 def render(report: Report) -> str:
     """The ``linkaudit.report/1`` document: keys sorted, one line per result in key order, newline-terminated."""
-    return dump_document(report_dict(report))
+    return "\n".join(iter_lines(report)) + "\n"
 
 
 # --- reading back -------------------------------------------------------------------------------

@@ -222,3 +222,13 @@ def test_any_report_validates_and_round_trips(results: list, failures: int) -> N
     jsonschema.validate(json.loads(text), schema)
     assert report_json.render(report_json.report_from_dict(json.loads(text))) == text
     assert json.loads(text)["summary"]["by_kind"][Kind.WEB.value] == sum(r.kind is Kind.WEB for r in results)
+
+
+def test_streamed_lines_equal_the_rendered_document() -> None:
+    """iter_lines (used to stream reports to disk) yields exactly the lines of render and of dump_document."""
+    from reportkit import sample_report
+
+    from linkaudit.report.json import dump_document, iter_lines, render, report_dict
+
+    report = sample_report()
+    assert "\n".join(iter_lines(report)) + "\n" == render(report) == dump_document(report_dict(report))
