@@ -20,7 +20,7 @@ import contextlib
 import ipaddress
 import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 from urllib.request import getproxies
 
@@ -215,6 +215,18 @@ _ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
 """httpcore's exceptions and the httpx ones they become (what ``httpx.AsyncHTTPTransport`` does)."""
 
 
+@contextlib.contextmanager
+def httpx_errors() -> Iterator[None]:
+    """Re-raise httpcore's exceptions inside the block as httpx's (what ``httpx.AsyncHTTPTransport`` does)."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = httpx_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
 def httpx_error(exc: Exception) -> httpx.HTTPError | None:
     """The httpx exception for an httpcore one (the most specific match), or None when it is not httpcore's."""
     mapped: type[httpx.HTTPError] | None = None
@@ -232,26 +244,16 @@ class _TrackedStream(httpx.AsyncByteStream):
         self._pool: _Pool | None = pool
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
+        with httpx_errors():
             async for chunk in self._stream:
                 yield chunk
-        except Exception as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     async def aclose(self) -> None:
         if self._pool is not None:
             self._pool.active -= 1
             self._pool = None
-        try:
+        with httpx_errors():
             await self._stream.aclose()
-        except Exception as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
 
 _PLAIN_URL = re.compile(
@@ -298,38 +300,23 @@ class RawResponse:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, chunk by chunk (httpcore errors raised as httpx's)."""
-        try:
+        with httpx_errors():
             async for chunk in self._stream:
                 yield chunk
-        except Exception as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     async def drain(self) -> None:
         """Read the (empty) body of a HEAD answer to its end, so the connection can be reused."""
-        try:
+        with httpx_errors():
             async for _ in self._stream:
                 pass
-        except Exception as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     async def aclose(self) -> None:
         """Hand the connection back (kept alive when the body was read to its end)."""
         if self._pool is not None:
             self._pool.active -= 1
             self._pool = None
-        try:
+        with httpx_errors():
             await self._stream.aclose()
-        except Exception as exc:
-            mapped = httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
 
 class HostRouter(httpx.AsyncBaseTransport):
