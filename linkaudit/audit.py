@@ -249,7 +249,8 @@ def run_audit_command(args: argparse.Namespace) -> int:
         interrupted = False
         try:
             checked = _run_checks(
-                check_links(to_check, settings, progress=progress, papers=extraction.papers), settings.event_loop
+                check_links(to_check, settings, progress=progress, papers=extraction.papers, etags=store),
+                settings.event_loop,
             )
         except KeyboardInterrupt:
             interrupted = True

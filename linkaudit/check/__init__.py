@@ -35,7 +35,7 @@ from ..progress import NullProgress, Progress
 from ..suggest import hyphen_variants
 from .doi import DoiChecker
 from .fetch import Checker, Fetcher
-from .github import GitHubChecker
+from .github import EtagCache, GitHubChecker
 from .hosts import HostGates, NetworkState, host_key
 from .http import WebChecker
 from .repo import RepoRef, parse_repo
@@ -86,13 +86,16 @@ async def check_links(
     *,
     progress: Progress | None = None,
     papers: Sequence[Paper] = (),
+    etags: EtagCache | None = None,
 ) -> tuple[CheckResult, ...]:
     """Check every unique link key once; results sorted by key.
 
     ``papers`` (optional) gives the citing papers' titles, for ``Citation.title``
     and the Crossref title comparison.  ``progress`` hears ``start`` with the
     number of unique keys, ``advance`` per result and ``finish`` at the end
-    (also after an error or an interruption).
+    (also after an error or an interruption).  ``etags`` (the history store)
+    lets GitHub REST lookups be conditional: an unchanged repository costs a
+    304 instead of rate-limit budget.
     """
     progress = progress or NullProgress()
     groups: dict[LinkKey, list[Link]] = {}
@@ -100,7 +103,7 @@ async def check_links(
         groups.setdefault(link.key, []).append(link)
     progress.start(len(groups))
     try:
-        run = _Run(settings, progress, groups, papers)
+        run = _Run(settings, progress, groups, papers, etags)
         results = await run.execute()
     finally:
         progress.finish()
@@ -129,7 +132,9 @@ class _Run:
         progress: Progress,
         groups: dict[LinkKey, list[Link]],
         papers: Sequence[Paper],
+        etags: EtagCache | None = None,
     ) -> None:
+        self.etags = etags
         self.settings = settings
         self.progress = progress
         self.groups = groups
@@ -169,7 +174,7 @@ class _Run:
                 client=client, router=router, settings=settings, gates=gates, network=self.network
             )
             self.web = WebChecker(fetcher, settings, self.network)
-            self.github = GitHubChecker(fetcher, self.web, settings, self.network)
+            self.github = GitHubChecker(fetcher, self.web, settings, self.network, self.etags)
             self.checkers: dict[Kind, Checker] = {kind: self.web for kind in Kind}
             self.checkers[Kind.GITHUB] = self.github
             self.checkers[Kind.DOI] = DoiChecker(fetcher, settings, title_for=self._title_for)

@@ -31,7 +31,7 @@ from .transport import HostRouter
 from .verdict import CONNECT_LEVEL, REASON_TEXT, REDIRECT_CODES, Reason, classify_exception
 
 KEPT_HEADERS = frozenset(
-    {"location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type"}
+    {"location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type", "etag"}
 )
 """The only response headers a checker reads (copying all of them costs CPU on every request)."""
 

@@ -25,6 +25,7 @@ import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from ..config import Settings
@@ -56,11 +57,23 @@ API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": 
 MAX_API_REDIRECTS = 3
 
 
+class EtagCache(Protocol):
+    """Where REST answers are remembered between runs (the history store), for conditional requests."""
+
+    def get_etag(self, url: str) -> tuple[str, str] | None:
+        """The stored ``(etag, body)`` of ``url``, or None."""
+
+    def put_etag(self, url: str, etag: str, body: str) -> None:
+        """Remember ``url``'s ETag and body."""
+
+
 class GitHubChecker:
     """Checks GitHub links through the API (GraphQL with a token, REST without), the web as a fallback."""
 
-    def __init__(self, fetcher: Fetcher, web: WebChecker, settings: Settings, network: NetworkState) -> None:
+    def __init__(self, fetcher: Fetcher, web: WebChecker, settings: Settings, network: NetworkState,
+                 etags: EtagCache | None = None) -> None:
         self._fetcher = fetcher
+        self._etags = etags
         self._web = web
         self._settings = settings
         self._network = network
@@ -162,10 +175,17 @@ class GitHubChecker:
         attempts = 0
         try:
             for _ in range(MAX_API_REDIRECTS + 1):
-                reply = await self._fetcher.request(
-                    "GET", url, headers=self._api_headers(url), read_body=True, guard=False
-                )
+                # a conditional request answered 304 costs no rate-limit budget (GitHub's docs)
+                stored = self._etags.get_etag(url) if self._etags is not None else None
+                headers = self._api_headers(url)
+                if stored is not None:
+                    headers = {**headers, "If-None-Match": stored[0]}
+                reply = await self._fetcher.request("GET", url, headers=headers, read_body=True, guard=False)
                 attempts += reply.attempts
+                if reply.status == 304 and stored is not None:
+                    reply = replace(reply, status=200, body=stored[1].encode())
+                elif reply.status == 200 and reply.headers.get("etag") and self._etags is not None:
+                    self._etags.put_etag(url, reply.headers["etag"], reply.body.decode("utf-8", "replace"))
                 location = reply.headers.get("location")
                 if reply.status in (301, 302, 307, 308) and location:
                     url = urljoin(url, location)  # a rename: /repositories/{id}

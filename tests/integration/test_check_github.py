@@ -257,3 +257,35 @@ def test_shortlink_to_a_renamed_repository(github: GitHubWeb, origin: Server) ->
     assert result.kind is Kind.SHORTLINK
     assert result.repo is not None and result.repo.renamed_to == "NewOwner/new-name"
     assert result.redirects[0] == "https://github.com/oldowner/old-name"
+
+
+class _Etags:
+    """An in-memory ETag store (the history store plays this part in `linkaudit audit`)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, str]] = {}
+
+    def get_etag(self, url: str) -> tuple[str, str] | None:
+        """The stored (etag, body) of ``url``."""
+        return self.items.get(url)
+
+    def put_etag(self, url: str, etag: str, body: str) -> None:
+        """Remember ``url``'s ETag and body."""
+        self.items[url] = (etag, body)
+
+
+def test_rest_etags_make_unchanged_repositories_free(github: GitHubWeb) -> None:
+    """A second run sends If-None-Match; the 304s cost no rate-limit budget and keep the repository facts."""
+    github.state.add("acme/ok", stars=7)
+    github.state.add("acme/frozen", archived=True)
+    github.state.rest_budget = 2
+    etags = _Etags()
+    links = [make_link("https://github.com/acme/ok"), make_link("https://github.com/acme/frozen")]
+    first = run_check(links, make_settings(github=github), etags=etags)
+    assert github.state.rest_budget == 0 and len(etags.items) == 2
+    second = run_check(links, make_settings(github=github), etags=etags)
+    assert github.state.not_modified == 2 and github.state.rest_budget == 0
+    for url in ("https://github.com/acme/ok", "https://github.com/acme/frozen"):
+        assert second[url].status is Status.OK and second[url].repo == first[url].repo
+    assert second["https://github.com/acme/frozen"].repo.archived is True
+    assert not github.web.log  # no fallback to the pages was needed

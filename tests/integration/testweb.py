@@ -351,6 +351,8 @@ class FakeGitHub:
         self.graphql_retry_after = "1"
         self.web_status: dict[str, int] = {}
         self.authorizations: list[tuple[str, str]] = []
+        self.not_modified = 0
+        """REST requests answered 304 (a matching If-None-Match)."""
         self._ids = 1000
 
     def add(self, name: str, **kwargs: Any) -> Repo:
@@ -370,6 +372,9 @@ class FakeGitHub:
         slug = self.renames.get(slug, slug)
         return self.repos.get(slug)
 
+    def _etag(self, repo: Repo) -> str:
+        return f'W/"{repo.id}-{repo.archived}-{repo.stars}-{repo.pushed_at}"'
+
     def _rest_json(self, repo: Repo) -> dict[str, Any]:
         return {
             "id": repo.id,
@@ -387,6 +392,11 @@ class FakeGitHub:
         if req.path == "/graphql" and req.method == "POST":
             return self._graphql(req)
         headers: dict[str, str] = {}
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)", req.path)
+        known = self.repos.get(f"{m.group(1)}/{m.group(2)}".lower()) if m else None
+        if known is not None and req.headers.get("if-none-match") == self._etag(known):
+            self.not_modified += 1  # like GitHub: a 304 costs no rate-limit budget
+            return Response(304, {"etag": self._etag(known)})
         if self.rest_budget is not None and not req.headers.get("authorization"):
             reset = str(int(time.time() + self.rest_reset_in))
             if self.rest_budget <= 0:
@@ -410,7 +420,7 @@ class FakeGitHub:
                 return Response.of_json(404, {"message": "Not Found"}, headers)
             if repo.disabled:
                 return Response.of_json(403, {"message": "Repository access blocked", "block": {}}, headers)
-            return Response.of_json(200, self._rest_json(repo), headers)
+            return Response.of_json(200, self._rest_json(repo), {**headers, "etag": self._etag(repo)})
         m = re.fullmatch(r"/repositories/(\d+)", req.path)
         if m:
             for repo in self.repos.values():
