@@ -35,14 +35,6 @@ def split_url(url: str) -> tuple[SplitResult, str]:
     return parts, (parts.hostname or "").rstrip(".")
 
 
-def host_of(url: str) -> str:
-    """The lower-cased host of ``url`` (no port, no trailing dot); empty if there is none."""
-    try:
-        return split_url(url)[1]
-    except ValueError:
-        return ""
-
-
 def doi_of(url: str) -> str | None:
     """The DOI a doi.org URL names (``https://doi.org/10.1/x`` -> ``10.1/x``), else None."""
     parts, host = split_url(url)
