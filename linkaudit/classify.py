@@ -31,8 +31,12 @@ DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 @lru_cache(maxsize=256)
 def split_url(url: str) -> tuple[SplitResult, str]:
     """``urlsplit(url)`` and its lower-cased host, cached: each stage of the pipeline asks again for the same URL."""
-    parts = urlsplit(url)
-    return parts, (parts.hostname or "").rstrip(".")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:  # "http://]": urllib refuses it; to us it is a URL with no usable host
+        return SplitResult("", "", "", "", ""), ""
+    return parts, host
 
 
 def doi_of(url: str) -> str | None:

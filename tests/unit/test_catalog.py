@@ -123,3 +123,9 @@ def test_code_claims(abstract: str, claim: CodeClaim) -> None:
     """Claims need a subject and 'is/are/will be available' or 'make ... available'; data mentions do not count."""
     papers, _ = extract_text(_entry(abstract=abstract), "c.md")
     assert papers[0].code is claim
+
+
+def test_url_field_that_urllib_rejects_does_not_crash() -> None:
+    """A **URL** field like 'http://]' (urllib: invalid IPv6) yields no DOI and no crash (found by fuzzing)."""
+    papers, links = extract_text("## [1] T\n**URL**: http://]\n", "c.md")
+    assert papers[0].doi is None and links == ()

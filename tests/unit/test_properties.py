@@ -23,8 +23,19 @@ CLEAN_URL = st.builds(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.text(max_size=300), URLISH))
+# Catalog-shaped fragments, so the fuzzing also reaches headings, fields and footnotes.
+FRAGMENTS = st.lists(
+    st.one_of(
+        URLISH,
+        st.sampled_from(["https://", "ht tps: / / ", "github.com/", "## [1] T\n", "**URL**: ", "**Authors**: *",
+                         "10.1109/", "www.", "git.io/", ".github.io", "](", "<sup>1</sup>\n", "]", "[", "xmlns=\""]),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=300), URLISH, FRAGMENTS))
 def test_extractor_never_crashes_and_emits_absolute_urls(text: str) -> None:
     """On arbitrary text the extractor returns, and every link is absolute http(s)."""
     _, links = extract_text(text, "fuzz.md")
