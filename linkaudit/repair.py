@@ -78,8 +78,16 @@ def strip_trailing(url: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=4096)
 def is_valid_host(host: str) -> bool:
-    """True for a syntactically valid DNS name with a plausible TLD, or an IPv4 address."""
+    """True for a syntactically valid DNS name with a plausible TLD, or an IPv4 address.
+
+    Internationalised names (``bücher.example``) are checked in their ASCII (IDNA) form.
+    """
     host = host.lower().rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
     if IPV4_RE.match(host) or host == "localhost":
         return True
     labels = host.split(".")
