@@ -290,33 +290,26 @@ def request_target(url: str) -> tuple[bytes, bytes, int | None, bytes]:
 class RawResponse:
     """An answer from the direct httpcore path: status, raw headers and a body to read or close."""
 
-    __slots__ = ("_pool", "_stream", "headers", "status")
+    __slots__ = ("_body", "headers", "status")
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]], stream: Any, pool: _Pool) -> None:
         self.status = status
         self.headers = headers
-        self._stream = stream
-        self._pool: _Pool | None = pool
+        self._body = _TrackedStream(stream, pool)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, chunk by chunk (httpcore errors raised as httpx's)."""
-        with httpx_errors():
-            async for chunk in self._stream:
-                yield chunk
+        async for chunk in self._body:
+            yield chunk
 
     async def drain(self) -> None:
         """Read the (empty) body of a HEAD answer to its end, so the connection can be reused."""
-        with httpx_errors():
-            async for _ in self._stream:
-                pass
+        async for _ in self._body:
+            pass
 
     async def aclose(self) -> None:
         """Hand the connection back (kept alive when the body was read to its end)."""
-        if self._pool is not None:
-            self._pool.active -= 1
-            self._pool = None
-        with httpx_errors():
-            await self._stream.aclose()
+        await self._body.aclose()
 
 
 class HostRouter(httpx.AsyncBaseTransport):
