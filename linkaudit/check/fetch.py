@@ -132,7 +132,7 @@ class Fetcher:
         self._client = client
         self._router = router
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._guard = AddressGuard(allow_private=settings.allow_private_hosts)
+        self._guard = AddressGuard(allow_private=settings.allow_private_hosts, resolver=router.resolver)
         self._extra: dict[str, tuple[Mapping[str, str], httpx.Timeout | None]] = {}
         self._max_wait = settings.retry.max_retry_after
         self._timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)

@@ -211,22 +211,61 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
 
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Opens ``AsyncioStream`` connections; resolves each (host, port) once per run."""
+Addresses = list[tuple[int, tuple[Any, ...]]]
+"""(address family, socket address) pairs, in the resolver's order."""
+
+
+class Resolver:
+    """Name resolution once per (host, port) and run, shared by every connection and the SSRF guard.
+
+    Sharing matters beyond speed: the guard judges exactly the addresses the
+    connections then use, so a name cannot resolve to a public address for
+    the check and to a private one for the request.  Only answers are cached
+    (a failure is asked again by the next caller); callers asking at the
+    same time share one lookup.
+    """
 
     def __init__(self) -> None:
-        self._resolved: dict[tuple[str, int], list[tuple[int, tuple[Any, ...]]]] = {}
+        self._resolved: dict[tuple[str, int], Addresses] = {}
+        self._pending: dict[tuple[str, int], asyncio.Future[Addresses]] = {}
 
-    async def _resolve(self, host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
+    async def resolve(self, host: str, port: int) -> Addresses:
+        """The addresses of ``host``; raises ``socket.gaierror`` (or ``OSError``) when it does not resolve."""
         key = (host, port)
         addresses = self._resolved.get(key)
-        if addresses is None:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if addresses is not None:
+            return addresses
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Addresses] = loop.create_future()
+        self._pending[key] = future
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             addresses = [(family, address) for family, _, _, _, address in infos]
             if not addresses:
                 raise socket.gaierror(socket.EAI_NONAME, f"no address for {host}")
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # retrieved: each waiter re-raises it
+            else:
+                future.cancel()
+            raise
+        else:
             self._resolved[key] = addresses
-        return addresses
+            future.set_result(addresses)
+            return addresses
+        finally:
+            del self._pending[key]
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens ``AsyncioStream`` connections; names resolved through the run's ``Resolver``."""
+
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        self.resolver = resolver or Resolver()
 
     async def connect_tcp(
         self,
@@ -239,7 +278,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                addresses = await self._resolve(host, port)
+                addresses = await self.resolver.resolve(host, port)
                 error: OSError | None = None
                 for family, address in addresses:
                     try:

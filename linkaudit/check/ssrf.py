@@ -6,13 +6,16 @@ private (RFC 1918, ULA), link-local, cloud metadata endpoints, shared/CGNAT,
 multicast, reserved or unspecified addresses.  Literal addresses and well-known
 names are judged without I/O; other names are resolved once per run (cached),
 unless a proxy carries the request: then the proxy resolves names, not us.
+The guard and the connections share the run's ``Resolver``, so the addresses
+judged here are the ones connected to (no second lookup to rebind).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
+
+from .netio import Resolver
 
 PRIVATE_NAMES = frozenset(
     {
@@ -84,8 +87,9 @@ class AddressGuard:
     caller turns that into a DNS failure, exactly as if the request had failed).
     """
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, resolver: Resolver | None = None) -> None:
         self._allow_private = allow_private
+        self._resolver = resolver or Resolver()
         self._cache: dict[str, asyncio.Future[bool]] = {}
 
     async def is_blocked(self, host: str, port: int, *, proxied: bool) -> bool:
@@ -103,7 +107,7 @@ class AddressGuard:
             future = asyncio.get_running_loop().create_future()
             self._cache[key] = future
             try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                addresses = await self._resolver.resolve(host, port)
             except OSError as exc:
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: every caller re-raises it below
@@ -112,6 +116,6 @@ class AddressGuard:
                 future.cancel()
                 raise
             else:
-                addresses = (parse_ip(str(info[4][0])) for info in infos)
-                future.set_result(any(ip is None or is_private_ip(ip) for ip in addresses))
+                ips = (parse_ip(str(address[0])) for _, address in addresses)
+                future.set_result(any(ip is None or is_private_ip(ip) for ip in ips))
         return await asyncio.shield(future)

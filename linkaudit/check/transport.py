@@ -28,8 +28,9 @@ import httpcore
 import httpx
 
 from ..config import Settings
+from .h1 import H1Pool, H1Response, header_block, serialize_request
 from .hosts import DEFAULT_PORTS
-from .netio import AsyncioBackend
+from .netio import AsyncioBackend, Resolver
 
 KEEPALIVE_EXPIRY = 15.0
 MAX_IDLE_POOLS = 64
@@ -186,14 +187,18 @@ class _LeanStream:
 
 
 class _Pool:
-    """One host's httpcore pool, with the number of requests using it and when it was last used."""
+    """One origin's pool (httpcore's, or an ``H1Pool`` for direct page requests), its use count and last use."""
 
-    __slots__ = ("active", "pool", "used")
+    __slots__ = ("active", "pool", "release", "used")
 
-    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
+    def __init__(self, pool: httpcore.AsyncConnectionPool | H1Pool) -> None:
         self.pool = pool
         self.active = 0
         self.used = 0
+        self.release = self._release  # bound once: every direct request hands it to its response
+
+    def _release(self) -> None:
+        self.active -= 1
 
 
 _ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
@@ -313,29 +318,49 @@ class RawResponse:
 
 
 class HostRouter(httpx.AsyncBaseTransport):
-    """Dispatches each request to the httpcore pool of its (scheme, host, port), creating pools on first use.
+    """Dispatches each request to the pool of its origin (scheme, host, port), creating pools on first use.
 
-    A catalog can link thousands of hosts (every ``*.github.io`` is one), and
-    an idle pool keeps its keep-alive connections (file descriptors) open; past
-    ``MAX_IDLE_POOLS`` the least recently used pools with nothing in flight are
-    closed.  Every pool uses the run's ``AsyncioBackend`` (see ``netio``) and
-    one SSL context, created when the first https pool needs it.
+    Two kinds of pool: page requests (``open``) to a host reached directly
+    go through an ``H1Pool`` (the lean HTTP/1.1 client of ``h1``); API
+    requests from the httpx client, and anything through a proxy, go through
+    httpcore.  A catalog can link thousands of hosts (every ``*.github.io`` is
+    one), and an idle pool keeps its keep-alive connections (file descriptors)
+    open; past ``MAX_IDLE_POOLS`` the least recently used pools with nothing in
+    flight are closed.  Every pool resolves names through the run's one
+    ``Resolver`` (which the SSRF guard shares) and uses one SSL context per
+    kind, created when the first https pool needs it.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._ssl_context: ssl.SSLContext | None = None
-        self._backend = AsyncioBackend()
-        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._h1_ssl_context: ssl.SSLContext | None = None
+        self.resolver = Resolver()
+        self._backend = AsyncioBackend(self.resolver)
+        self._pools: dict[tuple[str, str, int, bool], _Pool] = {}
         self._proxies: dict[tuple[str, str], str | None] = {}
         self._clock = 0
         self._base: list[tuple[bytes, bytes]] = []
+        self._base_block = b""
 
     @property
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context(trust_env=True)
         return self._ssl_context
+
+    def _h1_ssl(self) -> ssl.SSLContext:
+        """The SSL context of the lean HTTP/1.1 pools: the same trust (SSL_CERT_FILE), ALPN offering only http/1.1.
+
+        A context of its own because httpcore sets ALPN on the context it is
+        given (``h2`` included when HTTP/2 is on): a server picking h2 on a
+        connection that then speaks HTTP/1.1 would answer garbage.
+        """
+        if self._h1_ssl_context is None:
+            context = httpx.create_ssl_context(trust_env=True)
+            context.set_alpn_protocols(["http/1.1"])
+            self._h1_ssl_context = context
+        return self._h1_ssl_context
 
     def is_proxied(self, scheme: str, host: str) -> bool:
         """Whether requests to ``scheme://host`` go through a proxy (then names are the proxy's to resolve)."""
@@ -344,10 +369,22 @@ class HostRouter(httpx.AsyncBaseTransport):
             self._proxies[key] = proxy_for(scheme, host)
         return self._proxies[key] is not None
 
-    def _new_pool(self, scheme: str, host: str) -> _Pool:
+    def _new_pool(self, scheme: str, host: str, port: int, *, lean: bool) -> _Pool:
         self.is_proxied(scheme, host)
         proxy = self._proxies[(scheme, host)]
         limit = self._settings.effective_concurrency(host)
+        if lean and not proxy:
+            return _Pool(
+                H1Pool(
+                    scheme=scheme,
+                    host=host,
+                    port=port,
+                    resolver=self.resolver,
+                    ssl_context=self._h1_ssl if scheme == "https" else None,
+                    max_idle=limit,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                )
+            )
         options: dict[str, Any] = {
             "ssl_context": self._ssl if scheme == "https" or proxy else None,
             "max_connections": None,
@@ -382,13 +419,13 @@ class HostRouter(httpx.AsyncBaseTransport):
             pool = self._pools.pop(key)
             await pool.pool.aclose()
 
-    async def _pool_for(self, scheme: str, host: str, port: int | None) -> _Pool:
-        key = (scheme, host, port or DEFAULT_PORTS.get(scheme, 0))
+    async def _pool_for(self, scheme: str, host: str, port: int | None, *, lean: bool = False) -> _Pool:
+        key = (scheme, host, port or DEFAULT_PORTS.get(scheme, 0), lean)
         pool = self._pools.get(key)
         if pool is None:
             if len(self._pools) >= MAX_IDLE_POOLS + EVICT_BATCH:
                 await self._evict()
-            pool = self._pools[key] = self._new_pool(scheme, host)
+            pool = self._pools[key] = self._new_pool(scheme, host, key[2], lean=lean)
         self._clock += 1
         pool.used = self._clock
         pool.active += 1
@@ -397,6 +434,7 @@ class HostRouter(httpx.AsyncBaseTransport):
     def base_headers(self, headers: Mapping[str, str]) -> None:
         """The headers every direct request carries (the client's defaults, minus compression)."""
         self._base = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        self._base_block = header_block(self._base)
 
     async def open(
         self,
@@ -406,35 +444,43 @@ class HostRouter(httpx.AsyncBaseTransport):
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         timeout: Mapping[str, float | None],
-    ) -> RawResponse:
-        """Send one request straight through httpcore (no httpx ``Request``/``Response``, cookies or hooks).
+    ) -> RawResponse | H1Response:
+        """Send one page request without httpx's ``Request``/``Response``, cookies or hooks.
 
         For the page walk, where only the status and a few headers matter:
-        about half the CPU of ``AsyncClient.send``.  Raises httpx's exceptions.
-        No ``Accept-Encoding`` is sent, so a body arrives as the server stores it.
+        a host reached directly gets the lean HTTP/1.1 client (``h1``), a
+        proxied one httpcore.  Raises httpx's exceptions.  No
+        ``Accept-Encoding`` is sent, so a body arrives as the server stores it.
         """
         scheme, host, port, target = request_target(url)
         authority = b"[%s]" % host if b":" in host else host
         if port is not None:
             authority = b"%s:%d" % (authority, port)
+        extra: list[tuple[bytes, bytes]] = []
+        base = self._base
         if headers:
             names = {name.lower() for name in headers}
-            raw = [(b"Host", authority)]
-            raw += [item for item in self._base if item[0].decode("latin-1").lower() not in names]
-            raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        else:
-            raw = [(b"Host", authority), *self._base]
+            base = [item for item in base if item[0].decode("latin-1").lower() not in names]
+            extra = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         if content is not None:
-            raw.append((b"Content-Length", str(len(content)).encode()))
-        pool = await self._pool_for(scheme.decode(), host.decode("ascii"), port)
-        request = httpcore.Request(
-            method=method,
-            url=httpcore.URL(scheme=scheme, host=host, port=port, target=target),
-            headers=raw,
-            content=content,
-            extensions={"timeout": timeout},
-        )
+            extra.append((b"Content-Length", str(len(content)).encode()))
+        scheme_text, host_text = scheme.decode(), host.decode("ascii")
+        lean = not self.is_proxied(scheme_text, host_text)
+        pool = await self._pool_for(scheme_text, host_text, port, lean=lean)
         try:
+            if isinstance(pool.pool, H1Pool):
+                block = self._base_block if base is self._base else header_block(base)
+                data = serialize_request(
+                    method, target, b"Host: %s\r\n%s%s" % (authority, block, header_block(extra)), content
+                )
+                return await pool.pool.request(method, data, timeout, on_close=pool.release)
+            request = httpcore.Request(
+                method=method,
+                url=httpcore.URL(scheme=scheme, host=host, port=port, target=target),
+                headers=[(b"Host", authority), *base, *extra],
+                content=content,
+                extensions={"timeout": timeout},
+            )
             response = await pool.pool.handle_async_request(request)
         except BaseException as exc:
             pool.active -= 1
@@ -449,6 +495,7 @@ class HostRouter(httpx.AsyncBaseTransport):
         url = request.url
         pool = await self._pool_for(url.scheme, url.host, url.port)
         assert isinstance(request.stream, httpx.AsyncByteStream)
+        assert not isinstance(pool.pool, H1Pool)
         core = httpcore.Request(
             method=request.method,
             url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),

@@ -1,0 +1,550 @@
+"""A lean HTTP/1.1 client for page checks: the status and headers of a HEAD or GET, on kept-alive connections.
+
+Stage: check.  Input: a method, an origin (scheme, host, port), a request
+target, the request's header block and its timeouts.  Output:
+``H1Response`` (status, raw headers, a body to iterate or drain), served by
+``H1Pool``, one per origin.  Failures are raised as httpx's exception
+classes with the socket or TLS error as their cause, so ``verdict`` names them
+exactly as it names httpx's own.
+
+Why not httpcore and h11 here: a page check reads a status line and five
+headers.  httpcore's HTTP/1.1 connection wraps each request in h11 event
+objects, locks, cancel scopes and a state machine per connection; on the
+bench (bench/README.md) that was ~0.25 ms of CPU per request, most of the
+checker's cost.  Here the head is cut out of the protocol's buffer with a few
+bytes operations.  What this client leaves to httpcore and httpx: proxies
+(CONNECT tunnels, SOCKS), HTTP/2, content decoding and the API requests whose
+JSON bodies are read; ``transport.HostRouter`` picks the path per request.
+
+HTTP/1.1 as RFC 9112 has it, for a client that sends HEAD and GET: interim
+1xx answers are skipped; the body of a HEAD answer, and of 1xx/204/304, is
+empty whatever the headers say; otherwise chunked transfer coding, then
+``Content-Length``, then "until the server closes".  A connection goes back
+to its pool only when its answer was read to the end, no stray bytes follow
+it, and neither side asked to close.  A request on a reused connection that
+the server had already closed (no byte of an answer came back) is sent once
+more on a new connection, as browsers do: idle servers close keep-alive
+connections at any moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import httpx
+
+from .netio import Resolver
+
+HIGH_WATER = 256 * 1024
+"""Bytes buffered from the server before reading from the socket pauses (a GET body the checker drops)."""
+
+MAX_HEAD_BYTES = 256 * 1024
+"""Largest response head accepted; h11 allows 16 KiB, but real sites send long cookie and policy headers."""
+
+MAX_CHUNK_LINE = 4096
+"""Longest chunk-size line (with extensions) of a chunked body."""
+
+TLS_HANDSHAKE_GRACE = 5.0
+"""Extra seconds given to asyncio's own handshake timeout (the connect timeout fires first)."""
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d)[ \t]+(\d{3})(?:[ \t].*)?", re.DOTALL)
+_NO_BODY = frozenset({204, 304})
+
+IDEMPOTENT = frozenset({"HEAD", "GET", "OPTIONS"})
+"""Methods sent once more on a new connection when a reused one turns out closed."""
+
+NONE, LENGTH, CHUNKED, UNTIL_CLOSE = 0, 1, 2, 3
+"""How an answer's body is delimited."""
+
+
+class _Stale(Exception):
+    """A reused connection the server had closed before answering (the request may be sent again)."""
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: buffers what the server sends and wakes the one reader waiting for it."""
+
+    __slots__ = ("buffer", "drain", "eof", "error", "idle_since", "paused", "tls", "transport", "waiter")
+
+    def __init__(self, tls: bool = False) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain: asyncio.Future[None] | None = None
+        self.eof = False
+        self.error: BaseException | None = None
+        self.paused = False
+        self.tls = tls
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's classes
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake()
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self.drain is None:
+            self.drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- used by H1Pool and H1Response ------------------------------------------------------------
+
+    def is_reusable(self) -> bool:
+        """Idle and healthy: nothing buffered (a server's stray bytes or its close show up here at once)."""
+        transport = self.transport
+        return not self.eof and not self.buffer and transport is not None and not transport.is_closing()
+
+    def close(self) -> None:
+        """Close at once; a TLS connection without the close_notify exchange (it would wait for the peer)."""
+        transport = self.transport
+        if transport is None:
+            return
+        if self.tls:
+            transport.abort()
+        else:
+            transport.close()
+
+    async def more(self, timeout: float | None) -> None:
+        """Wait until more bytes arrived or the server closed; ``httpx.ReadTimeout`` after ``timeout`` s."""
+        if self.eof:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        try:
+            await waiter
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the server") from None
+        finally:
+            self.waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def ended(self, what: str) -> httpx.HTTPError:
+        """The error for a connection that closed in the middle of ``what``."""
+        if self.error is not None:
+            error = httpx.ReadError(f"connection lost while reading {what} ({self.error})")
+            error.__cause__ = self.error
+            return error
+        return httpx.RemoteProtocolError(f"server closed the connection while sending {what}")
+
+    async def send(self, data: bytes, timeout: float | None) -> None:
+        """Write ``data``; wait (up to ``timeout``) only if the socket's buffer is full."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.eof:
+            raise _Stale()
+        try:
+            transport.write(data)
+        except (OSError, RuntimeError) as exc:
+            raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+        drain = self.drain
+        if drain is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(drain)
+            except TimeoutError:
+                raise httpx.WriteTimeout("timed out sending the request") from None
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+def _tokens(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    """The comma-separated, lower-cased tokens of every ``name`` header."""
+    tokens: list[bytes] = []
+    for key, value in headers:
+        if key.lower() == name:
+            tokens.extend(t.strip().lower() for t in value.split(b","))
+    return [t for t in tokens if t]
+
+
+def parse_head(head: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:
+    """(status, minor HTTP version, headers) of a response head without its final blank line.
+
+    Tolerant where servers are sloppy: bare LF line ends, blank lines before
+    the status line, folded header lines, spaces around names, lines without a
+    colon (dropped).  Raises ``httpx.RemoteProtocolError`` when the status line
+    is not HTTP/1.x.
+    """
+    lines = head.lstrip(b"\r\n").split(b"\n")
+    match = _STATUS_LINE.fullmatch(lines[0].rstrip(b"\r"))
+    if match is None or match.group(1) != b"1":
+        raise httpx.RemoteProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+    headers: list[tuple[bytes, bytes]] = []
+    for raw in lines[1:]:
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line[:1] in (b" ", b"\t"):  # obsolete line folding: a continuation of the previous value
+            if headers:
+                name, value = headers[-1]
+                headers[-1] = (name, value + b" " + line.strip())
+            continue
+        name, sep, value = line.partition(b":")
+        name = name.strip()
+        if sep and name:
+            headers.append((name, value.strip()))
+    return int(match.group(3)), int(match.group(2)), headers
+
+
+def body_framing(method: str, status: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """(how the body is delimited, its length for ``LENGTH``) per RFC 9112 section 6.3."""
+    if method == "HEAD" or status < 200 or status in _NO_BODY:
+        return NONE, 0
+    codings = _tokens(headers, b"transfer-encoding")
+    if codings:
+        return (CHUNKED, 0) if codings[-1] == b"chunked" else (UNTIL_CLOSE, 0)
+    lengths = {v.strip() for k, v in headers if k.lower() == b"content-length" for v in v.split(b",")}
+    if not lengths:
+        return UNTIL_CLOSE, 0
+    if len(lengths) > 1 or not all(v.isdigit() for v in lengths):
+        raise httpx.RemoteProtocolError(f"invalid Content-Length: {sorted(lengths)!r}")
+    length = int(lengths.pop())
+    return (LENGTH, length) if length else (NONE, 0)
+
+
+def wants_keep_alive(minor: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the server lets the connection carry another request (HTTP/1.1 default, 1.0 opt-in)."""
+    options = _tokens(headers, b"connection")
+    if b"close" in options:
+        return False
+    return minor >= 1 or b"keep-alive" in options
+
+
+class H1Response:
+    """One answer: status, raw headers, and the body (read with ``chunks``/``drain``), then ``aclose``."""
+
+    __slots__ = ("_conn", "_done", "_keep", "_mode", "_on_close", "_pool", "_read_timeout", "_remaining",
+                 "headers", "status")
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        conn: _Connection,
+        pool: H1Pool,
+        mode: int,
+        length: int,
+        keep_alive: bool,
+        read_timeout: float | None,
+        on_close: Callable[[], None] | None,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._conn = conn
+        self._pool: H1Pool | None = pool
+        self._mode = mode
+        self._remaining = length
+        self._done = mode == NONE
+        self._keep = keep_alive and mode != UNTIL_CLOSE
+        self._read_timeout = read_timeout
+        self._on_close = on_close
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body, piece by piece as it arrives (chunked coding undone)."""
+        if self._done:
+            return
+        conn, timeout = self._conn, self._read_timeout
+        buffer = conn.buffer
+        if self._mode == LENGTH:
+            while self._remaining:
+                if not buffer:
+                    if conn.eof:
+                        raise conn.ended("the body")
+                    await conn.more(timeout)
+                    continue
+                piece = bytes(buffer[: self._remaining])
+                del buffer[: len(piece)]
+                self._remaining -= len(piece)
+                yield piece
+        elif self._mode == CHUNKED:
+            while True:
+                line = await self._line(b"a chunk size")
+                size_text = line.split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise httpx.RemoteProtocolError(f"invalid chunk size {size_text[:40]!r}") from None
+                if size == 0:
+                    while await self._line(b"the trailers"):  # trailer fields, up to the blank line
+                        pass
+                    break
+                while size:
+                    if not buffer:
+                        if conn.eof:
+                            raise conn.ended("a chunk")
+                        await conn.more(timeout)
+                        continue
+                    piece = bytes(buffer[:size])
+                    del buffer[: len(piece)]
+                    size -= len(piece)
+                    yield piece
+                if await self._line(b"a chunk end"):
+                    raise httpx.RemoteProtocolError("chunk not followed by CRLF")
+        else:  # until the server closes
+            while True:
+                if buffer:
+                    piece = bytes(buffer)
+                    buffer.clear()
+                    yield piece
+                elif conn.eof:
+                    if conn.error is not None:
+                        raise conn.ended("the body")
+                    break
+                else:
+                    await conn.more(timeout)
+        self._done = True
+
+    async def _line(self, what: bytes) -> bytes:
+        """One CRLF- (or LF-) terminated line of a chunked body, without its end."""
+        conn = self._conn
+        buffer = conn.buffer
+        while True:
+            end = buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(buffer[:end])
+                del buffer[: end + 1]
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(buffer) > MAX_CHUNK_LINE:
+                raise httpx.RemoteProtocolError(f"{what.decode()} line too long")
+            if conn.eof:
+                raise conn.ended(what.decode())
+            await conn.more(self._read_timeout)
+
+    async def drain(self) -> None:
+        """Read the body to its end (a HEAD answer has none), so the connection can be reused."""
+        async for _ in self.chunks():
+            pass
+
+    async def aclose(self) -> None:
+        """Give the connection back when the answer was read to its end and both sides keep it; else close it."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._on_close is not None:
+            self._on_close()
+        pool.release(self._conn, reuse=self._done and self._keep)
+
+
+class H1Pool:
+    """Kept-alive HTTP/1.1 connections to one origin; a request takes the most recently used idle one.
+
+    The scheduler and the host gate bound a host's requests in flight, so the
+    pool never queues: it opens a connection whenever none is idle, and keeps
+    at most ``max_idle`` idle ones, each for ``keepalive_expiry`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        scheme: str,
+        host: str,
+        port: int,
+        resolver: Resolver,
+        ssl_context: Callable[[], ssl.SSLContext] | None,
+        max_idle: int,
+        keepalive_expiry: float,
+    ) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self._resolver = resolver
+        self._ssl_context = ssl_context
+        self._max_idle = max(1, max_idle)
+        self._expiry = keepalive_expiry
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+        self.connections_opened = 0
+
+    def _take_idle(self) -> _Connection | None:
+        idle = self._idle
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.is_reusable() and now - conn.idle_since < self._expiry:
+                return conn
+            self._drop(conn)
+        return None
+
+    def _drop(self, conn: _Connection) -> None:
+        self._open.discard(conn)
+        conn.close()
+
+    def release(self, conn: _Connection, *, reuse: bool) -> None:
+        """Back to the idle list (``reuse`` and still healthy), else closed."""
+        if reuse and conn.is_reusable() and len(self._idle) < self._max_idle:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            self._drop(conn)
+
+    async def _connect(self, timeout: float | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._ssl_context() if self._ssl_context is not None else None
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self._resolver.resolve(self.host, self.port)
+                error: BaseException | None = None
+                for family, address in addresses:
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(tls is not None),
+                            address[0],
+                            address[1],
+                            family=family,
+                            ssl=tls,
+                            server_hostname=self.host if tls is not None else None,
+                            ssl_handshake_timeout=(timeout + TLS_HANDSHAKE_GRACE) if tls and timeout else None,
+                        )
+                    except ssl.SSLError:
+                        raise  # the certificate is the same on every address
+                    except OSError as exc:
+                        error = error or exc
+                        continue
+                    break
+                else:
+                    assert error is not None
+                    raise error
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"timed out connecting to {self.host}:{self.port}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        self.connections_opened += 1
+        self._open.add(conn)
+        return conn
+
+    async def request(
+        self,
+        method: str,
+        data: bytes,
+        timeout: Mapping[str, float | None],
+        on_close: Callable[[], None] | None = None,
+    ) -> H1Response:
+        """Send one serialized request and read the head of its answer (the body is the caller's to read)."""
+        read_timeout = timeout.get("read")
+        for _ in range(2):
+            conn = self._take_idle()
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(timeout.get("connect"))
+            try:
+                await conn.send(data, timeout.get("write"))
+                status, minor, headers = await self._read_head(conn, read_timeout, reused=reused)
+                mode, length = body_framing(method, status, headers)
+            except _Stale:
+                self._drop(conn)
+                if reused and method in IDEMPOTENT:
+                    continue  # the server had closed this idle connection: once more on a new one
+                raise httpx.RemoteProtocolError("server closed the connection without answering") from None
+            except BaseException:
+                self._drop(conn)
+                raise
+            return H1Response(
+                status=status,
+                headers=headers,
+                conn=conn,
+                pool=self,
+                mode=mode,
+                length=length,
+                keep_alive=wants_keep_alive(minor, headers),
+                read_timeout=read_timeout,
+                on_close=on_close,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _read_head(
+        conn: _Connection, timeout: float | None, *, reused: bool
+    ) -> tuple[int, int, list[tuple[bytes, bytes]]]:
+        buffer = conn.buffer
+        start = 0
+        while True:
+            end = _HEAD_END.search(buffer, start)
+            if end is None:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    raise httpx.RemoteProtocolError(f"response head larger than {MAX_HEAD_BYTES} bytes")
+                if conn.eof:
+                    if buffer:
+                        raise conn.ended("the response head")
+                    if reused:
+                        raise _Stale()  # an idle connection the server had closed: nothing was answered
+                    if conn.error is not None:
+                        raise conn.ended("the response head")
+                    raise httpx.RemoteProtocolError("server closed the connection without answering")
+                start = max(0, len(buffer) - 3)
+                await conn.more(timeout)
+                continue
+            head = bytes(buffer[: end.start()])
+            del buffer[: end.end()]
+            status, minor, headers = parse_head(head)
+            if 100 <= status < 200 and status != 101:
+                start = 0  # interim answer (100 Continue, 103 Early Hints): the real one follows
+                continue
+            if status == 101:
+                raise httpx.RemoteProtocolError("unexpected protocol switch (101)")
+            return status, minor, headers
+
+    async def aclose(self) -> None:
+        """Close every connection of the pool."""
+        for conn in list(self._open):
+            conn.close()
+        self._open.clear()
+        self._idle.clear()
+
+
+def serialize_request(method: str, target: bytes, header_block: bytes, content: bytes | None) -> bytes:
+    """The bytes of one request: its line, the header block (each line CRLF-ended), a blank line, the body."""
+    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), target, header_block)
+    return head + content if content else head
+
+
+def header_block(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """``Name: value`` lines; raises ``httpx.LocalProtocolError`` for a CR, LF or NUL (header injection)."""
+    lines = []
+    for name, value in headers:
+        if not name or any(c in name for c in b"\r\n\0: \t") or any(c in value for c in b"\r\n\0"):
+            raise httpx.LocalProtocolError(f"invalid request header {name!r}")
+        lines.append(b"%s: %s\r\n" % (name, value))
+    return b"".join(lines)
