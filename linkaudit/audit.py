@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Coroutine, Sequence
@@ -189,7 +190,7 @@ def write_reports(report: Report, directory: str, stem: str) -> tuple[Path, Path
     return json_path, md_path
 
 
-def _print_stdout(report: Report, fmt: str | None, *, quiet: bool) -> None:
+def _print_stdout(report: Report, fmt: str | None, *, quiet: bool, json_path: Path | None = None) -> None:
     from .report import Format, render
 
     github = os.environ.get("GITHUB_ACTIONS") == "true"
@@ -199,6 +200,13 @@ def _print_stdout(report: Report, fmt: str | None, *, quiet: bool) -> None:
         from .report.table import print_report
 
         print_report(report)
+    elif fmt == "json" and json_path is not None:
+        # the document just written, copied rather than rendered twice (seconds at 100,000 links)
+        sys.stdout.flush()
+        binary = getattr(sys.stdout, "buffer", None)  # absent when stdout is replaced by a StringIO
+        with json_path.open("rb" if binary is not None else "r", encoding=None if binary else "utf-8") as handle:
+            shutil.copyfileobj(handle, binary if binary is not None else sys.stdout)
+        (binary or sys.stdout).flush()
     elif fmt is not None:
         text = render(report, Format(fmt))
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -279,7 +287,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
         interrupted=interrupted,
     )
     json_path, md_path = write_reports(report, settings.reports_dir, report_stem(args.paths, args.shard))
-    _print_stdout(report, args.format, quiet=args.quiet)
+    _print_stdout(report, args.format, quiet=args.quiet, json_path=json_path)
     print(f"linkaudit: reports written to {json_path} and {md_path}", file=sys.stderr)
     if interrupted:
         return 130

@@ -36,7 +36,7 @@ from ..suggest import hyphen_variants
 from .doi import DoiChecker
 from .fetch import Checker, Fetcher
 from .github import EtagCache, GitHubChecker
-from .hosts import HostGates, NetworkState, host_key
+from .hosts import HostGates, NetworkState, host_key, split_origin
 from .http import WebChecker
 from .repo import RepoRef, parse_repo
 from .schedule import Job, Scheduler
@@ -201,14 +201,18 @@ class _Run:
     # -- planning ----------------------------------------------------------------------------------
 
     def _skip_reason(self, link: Link) -> Reason | None:
-        parts = urlsplit(link.url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        try:
+            scheme, host, _ = split_origin(link.url)
+        except ValueError:  # a port out of range is the request's to report; the host is what matters here
+            parts = urlsplit(link.url)
+            scheme, host = parts.scheme, parts.hostname or ""
+        if scheme not in ("http", "https") or not host:
             return Reason.UNSUPPORTED_SCHEME
         if any(p.search(link.url) for p in self.excludes):
             return Reason.EXCLUDED
         if self.includes and not any(p.search(link.url) for p in self.includes):
             return Reason.NOT_INCLUDED
-        if not self.settings.allow_private_hosts and is_private_literal(parts.hostname):
+        if not self.settings.allow_private_hosts and is_private_literal(host):
             return Reason.PRIVATE_ADDRESS
         return None
 
@@ -389,17 +393,28 @@ class _Run:
             )
             for item in group
         )
-        final = replace(
-            result,
+        # built field by field: ``dataclasses.replace`` costs twice as much, once per link
+        final = CheckResult(
             key=link.key,
             url=link.url,
             kind=link.kind,
+            status=result.status,
+            definitive=result.definitive,
+            http_status=result.http_status,
+            final_url=result.final_url,
+            redirects=result.redirects,
+            attempts=result.attempts,
+            detail=result.detail,
+            repo=result.repo,
+            doi=result.doi,
+            suggestions=result.suggestions,
             papers=papers,
             original=link.original,
             repairs=link.repairs,
             confidence=link.confidence,
             checked_at=_now_iso(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
+            from_cache=result.from_cache,
         )
         self.results[link.key] = final
         self.progress.advance(final)

@@ -24,7 +24,7 @@ import httpx
 from ..config import Settings
 from ..errors import NetworkUnavailable
 from ..model import CheckResult, Link
-from .hosts import HostGate, HostGates, NetworkState, host_key, host_name
+from .hosts import DEFAULT_PORTS, HostGate, HostGates, NetworkState, host_key, host_name, split_origin
 from .retry import call_with_retries
 from .ssrf import AddressGuard
 from .transport import HostRouter
@@ -34,6 +34,9 @@ KEPT_HEADERS = frozenset(
     {"location", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "content-type", "etag"}
 )
 """The only response headers a checker reads (copying all of them costs CPU on every request)."""
+
+_KEPT_RAW = {name.encode(): name for name in KEPT_HEADERS} | {name.title().encode(): name for name in KEPT_HEADERS}
+"""Raw header names of ``KEPT_HEADERS`` as servers usually spell them (lower or Title-Case) -> the kept name."""
 
 HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 501, 999})
 """HEAD answers that a GET may contradict: servers that refuse or mishandle HEAD."""
@@ -152,16 +155,22 @@ class Fetcher:
         return extra
 
     async def _check_address(self, url: str) -> None:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        scheme = parts.scheme.lower()
+        bad_port: ValueError | None = None
+        try:
+            scheme, host, port = split_origin(url)
+        except ValueError as exc:  # a port out of range: reported below, once the scheme is known to be fine
+            parts = urlsplit(url)
+            scheme, host, port, bad_port = parts.scheme, parts.hostname or "", None, exc
         if scheme not in ("http", "https"):
             raise Failed(
                 Reason.UNSUPPORTED_SCHEME, f"{REASON_TEXT[Reason.UNSUPPORTED_SCHEME]}: {scheme or '?'}"
             )
         try:
-            port = parts.port or (443 if scheme == "https" else 80)
-            blocked = await self._guard.is_blocked(host, port, proxied=self._router.is_proxied(scheme, host))
+            if bad_port is not None:
+                raise bad_port
+            blocked = await self._guard.is_blocked(
+                host, port or DEFAULT_PORTS[scheme], proxied=self._router.is_proxied(scheme, host)
+            )
         except (OSError, ValueError, UnicodeError) as exc:
             reason = classify_exception(exc)
             self._fail(host_key(url), reason, describe_exception(exc, reason), attempts=0)
@@ -242,8 +251,8 @@ class Fetcher:
                 body = b""
         kept: dict[str, str] = {}
         for raw_name, raw_value in raw_headers:
-            name = raw_name.decode("latin-1").lower()
-            if name in KEPT_HEADERS:
+            name = _KEPT_RAW.get(raw_name) or _KEPT_RAW.get(raw_name.lower())
+            if name is not None:
                 kept[name] = raw_value.decode("latin-1")
         retry_after = gate.observe(status, kept, max_wait=self._max_wait)
         return Reply(

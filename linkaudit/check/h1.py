@@ -54,6 +54,7 @@ TLS_HANDSHAKE_GRACE = 5.0
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d)[ \t]+(\d{3})(?:[ \t].*)?", re.DOTALL)
 _NO_BODY = frozenset({204, 304})
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
 
 IDEMPOTENT = frozenset({"HEAD", "GET", "OPTIONS"})
 """Methods sent once more on a new connection when a reused one turns out closed."""
@@ -303,10 +304,9 @@ class H1Response:
             while True:
                 line = await self._line(b"a chunk size")
                 size_text = line.split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise httpx.RemoteProtocolError(f"invalid chunk size {size_text[:40]!r}") from None
+                if _CHUNK_SIZE.fullmatch(size_text) is None:  # int(_, 16) would take "-5", "+5", "0x5", "1_0"
+                    raise httpx.RemoteProtocolError(f"invalid chunk size {size_text[:40]!r}")
+                size = int(size_text, 16)
                 if size == 0:
                     while await self._line(b"the trailers"):  # trailer fields, up to the blank line
                         pass
@@ -464,8 +464,8 @@ class H1Pool:
     ) -> H1Response:
         """Send one serialized request and read the head of its answer (the body is the caller's to read)."""
         read_timeout = timeout.get("read")
-        for _ in range(2):
-            conn = self._take_idle()
+        for attempt in range(2):
+            conn = self._take_idle() if attempt == 0 else None  # the retry goes to a new connection
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(timeout.get("connect"))
@@ -501,8 +501,11 @@ class H1Pool:
         buffer = conn.buffer
         start = 0
         while True:
+            if start == 0 and buffer[:1] in (b"\r", b"\n"):
+                # blank lines before a status line (RFC 9112 2.2 lets a client skip them), else they end the head
+                del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]
             end = _HEAD_END.search(buffer, start)
-            if end is None:
+            if end is None or end.start() > MAX_HEAD_BYTES:  # no end yet, or one past the limit
                 if len(buffer) > MAX_HEAD_BYTES:
                     raise httpx.RemoteProtocolError(f"response head larger than {MAX_HEAD_BYTES} bytes")
                 if conn.eof:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,15 +36,38 @@ EPOCH_THRESHOLD = 1_000_000_000.0
 """An ``x-ratelimit-reset`` above this is a Unix time (GitHub); below it, a number of seconds."""
 
 
+_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9._~-]*)(?::([0-9]{1,5}))?(?=[/?#]|\Z)")
+"""The origin of a URL whose host is a plain ASCII name or IPv4 address, with no user info."""
+
+
+def split_origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``: exactly ``urlsplit``'s ``scheme``, ``hostname or ""`` and ``port``.
+
+    Every link is split several times on its way through the checker (gate,
+    guard, verdict), so the common shape takes one regex match instead of
+    ``urlsplit`` and its properties; anything else (user info, IPv6, non-ASCII,
+    stray whitespace) goes to ``urlsplit`` itself.  Raises ``ValueError`` for a
+    port out of range, as ``SplitResult.port`` does.
+    """
+    match = _ORIGIN.match(url)
+    if match is not None:
+        scheme, host, port_text = match.groups()
+        port = int(port_text) if port_text else None
+        if port is None or port <= 65535:
+            return scheme.lower(), host.lower(), port
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
 def host_key(url: str) -> str:
     """The gate key of ``url``: lower-cased host, plus ``:port`` for a non-default port."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
     try:
-        port = parts.port
+        scheme, host, port = split_origin(url)
     except ValueError:
-        port = None
-    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme, parts.hostname or "", None
+    host = host.rstrip(".")
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
         return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
     return host
 

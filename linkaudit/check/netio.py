@@ -18,6 +18,7 @@ port) and run, not once per new connection.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 from collections import deque
@@ -215,6 +216,18 @@ Addresses = list[tuple[int, tuple[Any, ...]]]
 """(address family, socket address) pairs, in the resolver's order."""
 
 
+def _literal_address(host: str, port: int) -> Addresses | None:
+    """The socket address of an IP-literal ``host`` (brackets allowed), or None for a name."""
+    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 4:
+        return [(socket.AF_INET, (str(ip), port))]
+    return [(socket.AF_INET6, (str(ip), port, 0, 0))]
+
+
 class Resolver:
     """Name resolution once per (host, port) and run, shared by every connection and the SSRF guard.
 
@@ -235,6 +248,10 @@ class Resolver:
         addresses = self._resolved.get(key)
         if addresses is not None:
             return addresses
+        literal = _literal_address(host, port)
+        if literal is not None:  # no thread-pool round trip for an address (asyncio would ask getaddrinfo)
+            self._resolved[key] = literal
+            return literal
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)

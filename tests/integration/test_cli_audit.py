@@ -123,13 +123,14 @@ def test_cache_serves_recent_oks_but_rechecks_failures(board: tuple[Switchboard,
 
 def test_json_on_stdout_and_report_rerender(board: tuple[Switchboard, Server], tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """--format json prints the report; `linkaudit report` re-renders the saved file as JUnit without the network."""
+    """--format json prints the saved report itself; `linkaudit report` re-renders it as JUnit without the network."""
     app, server = board
     app.status["/x"] = 404
     catalog = _catalog(tmp_path, server.url, ["/x"])
     code = main(["audit", str(catalog), "--config", str(_config(tmp_path)), "--format", "json", "--quiet"])
     out = capsys.readouterr().out
     assert code == 1 and json.loads(out)["schema"] == "linkaudit.report/1"
+    assert out == (tmp_path / "reports" / "catalog.json").read_text(encoding="utf-8")
     server.reset_stats()
     code = main(["report", str(tmp_path / "reports" / "catalog.json"), "--format", "junit"])
     out = capsys.readouterr().out

@@ -14,7 +14,19 @@ from hypothesis import strategies as st
 from reportkit import CATALOG, result, sample_report
 
 from linkaudit.errors import InputError
-from linkaudit.model import Citation, Confidence, HistoryEntry, Kind, LinkKey, Report, Status
+from linkaudit.model import (
+    CheckResult,
+    Citation,
+    Confidence,
+    DoiInfo,
+    HistoryEntry,
+    Kind,
+    LinkKey,
+    Repair,
+    RepoInfo,
+    Report,
+    Status,
+)
 from linkaudit.report import json as report_json
 
 SCHEMA_PATH = Path(report_json.__file__).resolve().parent.parent / "schemas" / "report.schema.json"
@@ -232,3 +244,53 @@ def test_streamed_lines_equal_the_rendered_document() -> None:
 
     report = sample_report()
     assert "\n".join(iter_lines(report)) + "\n" == render(report) == dump_document(report_dict(report))
+
+
+
+_text = st.one_of(st.none(), st.text(max_size=12))
+_tuples = st.lists(st.text(max_size=8), max_size=3).map(tuple)
+_results = st.builds(
+    CheckResult,
+    key=st.text(max_size=20).map(LinkKey),
+    url=st.text(max_size=20),
+    kind=st.sampled_from(list(Kind)),
+    status=st.sampled_from(list(Status)),
+    definitive=st.booleans(),
+    http_status=st.one_of(st.none(), st.integers(100, 999)),
+    final_url=_text,
+    redirects=_tuples,
+    attempts=st.integers(0, 9),
+    detail=st.text(max_size=30),
+    repo=st.one_of(st.none(), st.builds(
+        RepoInfo, archived=st.booleans(), renamed_to=_text, stars=st.one_of(st.none(), st.integers(0, 10**6)),
+        pushed_at=_text, empty=st.booleans(), disabled=st.booleans())),
+    doi=st.one_of(st.none(), st.builds(
+        DoiInfo, registered=st.booleans(), target=_text, title=_text, title_matches=st.one_of(st.none(), st.booleans()))),
+    suggestions=_tuples,
+    papers=st.lists(st.builds(Citation, paper=_text, path=st.text(max_size=6), line=st.integers(0, 10**6),
+                              title=_text), max_size=4).map(tuple),
+    original=_text,
+    repairs=st.lists(st.builds(Repair, rule=st.text(max_size=8), detail=st.text(max_size=12)), max_size=3).map(tuple),
+    confidence=st.sampled_from(list(Confidence)),
+    checked_at=_text,
+    elapsed_ms=st.one_of(st.none(), st.integers(0, 10**7)),
+    from_cache=st.booleans(),
+)
+_entries = st.one_of(st.none(), st.builds(
+    HistoryEntry, key=st.just(LinkKey("k")), first_seen=_text, last_ok=_text,
+    consecutive_failures=st.integers(0, 99), first_failed=_text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_results, _entries)
+def test_fast_result_line_equals_the_general_encoder(value: CheckResult, entry: HistoryEntry | None) -> None:
+    """``result_line`` writes exactly what ``json`` makes of ``result_dict`` (any text, nulls, nested facts)."""
+    general = report_json._ENCODE(report_json.result_dict(value, entry))
+    assert report_json.result_line(value, entry) == general
+
+
+def test_fast_result_line_covers_every_result_field() -> None:
+    """Every ``CheckResult`` field reaches the JSON line (a new field must be added to ``result_line`` too)."""
+    fields = {f.name for f in dataclasses.fields(CheckResult)}
+    line = json.loads(report_json.result_line(result("web:x"), None))
+    assert fields - set(line) == set()
