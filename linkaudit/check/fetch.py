@@ -243,6 +243,9 @@ class Fetcher:
         if extra_headers:
             headers = {**extra_headers, **(headers or {})}
         async with gate, self._global:
+            refusal = gate.refusal()  # the host may have run out of budget while this request waited
+            if refusal is not None:
+                raise Failed(Reason.RATE_LIMITED, refusal, attempts=counter[0])
             self.network.note_attempt()
             if read_body:
                 status, raw_headers, body = await self._send_client(method, url, headers, content, timeout)

@@ -501,7 +501,7 @@ class H1Pool:
         buffer = conn.buffer
         start = 0
         while True:
-            if start == 0 and buffer[:1] in (b"\r", b"\n"):
+            if start == 0 and buffer and buffer[0] in b"\r\n":
                 # blank lines before a status line (RFC 9112 2.2 lets a client skip them), else they end the head
                 del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]
             end = _HEAD_END.search(buffer, start)

@@ -157,6 +157,9 @@ class HostGate:
     """
 
     __slots__ = (
+        "_budget",
+        "_budget_changed",
+        "_budget_until",
         "_next_start",
         "_paused_until",
         "_refused_until",
@@ -185,6 +188,21 @@ class HostGate:
         self.requests = 0
         self.unreachable: tuple[Reason, str] | None = None
         """The connect-level failure that made this host unreachable in this run, if any."""
+        self._budget: int | None = None
+        self._budget_until = 0.0
+        self._budget_changed: asyncio.Event | None = None
+
+    def budget(self) -> int | None:
+        """Requests the host still allows in its current rate-limit window (``x-ratelimit-remaining``), if it said."""
+        if self._budget is not None and self._budget_until and time.monotonic() >= self._budget_until:
+            self._budget = None  # the window was reset
+            self._budget_until = 0.0
+        return self._budget
+
+    def _over_budget(self) -> bool:
+        """True while every request the host still allows is already in flight (and it is not refused)."""
+        budget = self.budget()
+        return budget is not None and self.in_flight >= budget and self.refusal() is None
 
     async def __aenter__(self) -> HostGate:
         await self._sem.acquire()
@@ -192,9 +210,17 @@ class HostGate:
             while True:
                 now = time.monotonic()
                 wait = max(self._next_start, self._paused_until) - now
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                if not self._over_budget() or not self.in_flight:
+                    break  # nothing in flight to wait for: the server's answer will say how long to hold
+                # the host's remaining budget is reserved by the requests in flight: another one would
+                # overspend it, so wait for one of them to come back (with the host's next count)
+                if self._budget_changed is None:
+                    self._budget_changed = asyncio.Event()
+                self._budget_changed.clear()
+                await self._budget_changed.wait()
         except BaseException:
             self._sem.release()
             raise
@@ -209,6 +235,8 @@ class HostGate:
     ) -> None:
         self.in_flight -= 1
         self._sem.release()
+        if self._budget_changed is not None:
+            self._budget_changed.set()
 
     def ready_at(self) -> float:
         """The monotonic time from which a new request may start (interval and pauses considered)."""
@@ -237,6 +265,7 @@ class HostGate:
         for the next request (GitHub sends ``x-ratelimit-remaining: 0`` on the
         last allowed call).
         """
+        self._note_budget(headers)
         delay = rate_limit_delay(status, headers)
         if delay is None and status < 400 and is_budget_exhausted(headers):
             reset = parse_reset(headers.get("x-ratelimit-reset"))
@@ -246,6 +275,28 @@ class HostGate:
         if delay is not None and delay > 0:
             self._hold(delay, max_wait, "rate limited")
         return delay
+
+    def _note_budget(self, headers: Mapping[str, str]) -> None:
+        """Track ``x-ratelimit-remaining``: the lowest count seen until the window's ``x-ratelimit-reset``.
+
+        Answers to concurrent requests arrive in any order, so within one
+        window the smallest count is the freshest; past the reset time the
+        count is forgotten and the next answer starts the new window.
+        """
+        text = headers.get("x-ratelimit-remaining")
+        if text is None:
+            return
+        try:
+            remaining = max(0, int(text.strip()))
+        except ValueError:
+            return
+        current = self.budget()
+        if current is not None:
+            self._budget = min(current, remaining)
+            return
+        self._budget = remaining
+        reset = parse_reset(headers.get("x-ratelimit-reset"))
+        self._budget_until = time.monotonic() + reset if reset is not None else 0.0
 
     def _hold(self, seconds: float, max_wait: float, what: str) -> None:
         if seconds <= max_wait:

@@ -138,9 +138,22 @@ def test_exhausted_rest_budget_falls_back_to_the_web(github: GitHubWeb) -> None:
     assert by["acme/disabled"].status is Status.BROKEN
     assert by["oldowner/old-name"].status is Status.REDIRECTED
     assert by["oldowner/old-name"].final_url == "https://github.com/NewOwner/new-name"
-    assert len(github.api.seen("GET", "/repos/")) <= 3  # two within budget, at most one refused
+    assert len(github.api.seen("GET", "/repos/")) == 2  # the budget, and not one request more
     assert github.web.requests >= 3
     assert all(r.status is not Status.ERROR for r in results.values())
+
+
+def test_concurrent_rest_lookups_never_overspend_the_budget(github: GitHubWeb) -> None:
+    """Eight lookups in flight at once stop at the budget: no request is answered 403, the rest go to the web."""
+    names = [f"acme/r{i}" for i in range(40)]
+    for name in names:
+        github.state.add(name)
+    github.state.rest_budget = 10
+    results = run_check([make_link(f"https://github.com/{n}") for n in names],
+                        make_settings(github=github, host_concurrency=8))
+    assert all(r.status is Status.OK for r in results.values())
+    assert len(github.api.seen("GET", "/repos/")) == 10
+    assert github.web.requests == 30
 
 
 def test_graphql_secondary_rate_limit_is_waited_out(

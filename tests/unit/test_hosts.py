@@ -123,6 +123,60 @@ def test_gate_honours_an_exhausted_budget_on_a_success() -> None:
     assert gate.refusal() is not None
 
 
+def test_gate_never_overspends_a_known_budget() -> None:
+    """With ``x-ratelimit-remaining: N`` known, at most N requests are in flight; the rest wait, then get refused."""
+
+    async def main() -> tuple[int, int, list[str]]:
+        gate = HostGate("api", limit=8)
+        reset = str(int(time.time() + 3600))
+        server = [3]  # what the server still allows; it counts a request when the request arrives
+        outcomes: list[str] = []
+
+        async def one() -> None:
+            async with gate:
+                if gate.refusal() is not None:
+                    outcomes.append("refused")
+                    return
+                server[0] -= 1
+                left = server[0]
+                outcomes.append("sent" if left >= 0 else "overspent")
+                await asyncio.sleep(0.02)
+                gate.observe(200, {"x-ratelimit-remaining": str(max(0, left)), "x-ratelimit-reset": reset},
+                             max_wait=60)
+
+        gate.observe(200, {"x-ratelimit-remaining": "3", "x-ratelimit-reset": reset}, max_wait=60)
+        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(10))), timeout=5)
+        return gate.peak, outcomes.count("sent"), outcomes
+
+    peak, sent, outcomes = asyncio.run(main())
+    assert sent == 3 and peak <= 3
+    assert outcomes.count("refused") == 7
+
+
+def test_gate_budget_keeps_the_lowest_count_of_a_window() -> None:
+    """Answers arriving out of order cannot raise the count; past the reset the count is forgotten."""
+    gate = HostGate("api", limit=8)
+    gate.observe(200, {"x-ratelimit-remaining": "5", "x-ratelimit-reset": "0.05"}, max_wait=60)
+    gate.observe(200, {"x-ratelimit-remaining": "7", "x-ratelimit-reset": "0.05"}, max_wait=60)
+    assert gate.budget() == 5
+    time.sleep(0.06)
+    assert gate.budget() is None
+    gate.observe(200, {"x-ratelimit-remaining": "59", "x-ratelimit-reset": "3600"}, max_wait=60)
+    assert gate.budget() == 59
+
+
+def test_gate_with_no_request_in_flight_does_not_wait_on_an_empty_budget() -> None:
+    """An empty budget without a reset time never deadlocks: with nothing in flight the request goes out."""
+
+    async def main() -> int:
+        gate = HostGate("api", limit=2)
+        gate.observe(200, {"x-ratelimit-remaining": "0"}, max_wait=60)
+        async with gate:
+            return gate.in_flight
+
+    assert asyncio.run(asyncio.wait_for(main(), timeout=2)) == 1
+
+
 def test_gates_use_per_host_settings() -> None:
     """Per-host overrides (exact or ``*.suffix``) set a gate's limit and interval; others get the defaults."""
     settings = Settings(
