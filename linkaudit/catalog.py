@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from .classify import doi_of
 from .model import Paper, SourceRef
 
-# Patterns start with a literal "\n" (the text is searched with one prepended) so that the regex
-# engine jumps from line to line instead of testing every character for a line start.
-HEADING_RE = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t]*\[(?P<id>[^\]\n]{1,64})\][ \t]*(?P<title>[^\n]*)")
+# Patterns start with a literal "\n" so that the regex engine jumps from line to line instead of
+# testing every character for a line start; a heading on the first line is matched on its own.
+_HEADING = r"[ \t]{0,3}#{1,6}[ \t]*\[(?P<id>[^\]\n]{1,64})\][ \t]*(?P<title>[^\n]*)"
+HEADING_RE = re.compile("\n" + _HEADING)
+FIRST_HEADING_RE = re.compile(_HEADING)
 FIELD_RE = re.compile(r"\n[ \t]*\*\*(?P<name>[A-Za-z][\w ]{0,30})\*\*[ \t]*:?[ \t]*(?P<value>[^\n]*)")
 SEPARATOR_RE = re.compile(r"\n[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*(?=\n|$)")
 MD_LINK_RE = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
@@ -36,16 +38,30 @@ class PaperSpan:
     start: int
     end: int
     url_line: int | None
-    abstract: str
+    abstract_start: int
+    abstract_end: int
+    """The abstract is ``text[abstract_start:abstract_end]``, taken only when it is needed (``abstract``):
+    it decides the code claim of papers without a code link, and all abstracts of a large catalog
+    held at once would cost more memory than its links."""
+    abstract_has_fields: bool
+    """No **Abstract** field: the abstract is the rest of the block, its ``**Name**: value`` lines removed."""
+
+    def abstract(self, text: str) -> str:
+        """The paper's abstract, stripped (``text`` is the text the span was parsed from)."""
+        abstract = text[self.abstract_start:self.abstract_end]
+        return (FIELD_RE.sub("", abstract) if self.abstract_has_fields else abstract).strip()
+
+
+# Emphasis marks by their first character, longest first: the first that encloses a value is removed.
+_MARKS = {"*": ("***", "**", "*"), "_": ("__", "_")}
 
 
 def _clean_inline(text: str) -> str:
     """Strip markdown emphasis and surrounding space from a field value."""
     text = text.strip()
-    for mark in ("***", "**", "*", "__", "_"):
+    for mark in _MARKS.get(text[:1], ()):
         if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
-            text = text[len(mark):-len(mark)].strip()
-            break
+            return text[len(mark):-len(mark)].strip()
     return text
 
 
@@ -54,7 +70,7 @@ def _split_authors(value: str) -> tuple[str, ...]:
     if not value:
         return ()
     if ";" not in value and " and " not in value:  # the common "A, B, C": no regex needed
-        return tuple(p for p in (part.strip() for part in value.split(",")) if p)
+        return tuple(filter(None, map(str.strip, value.split(","))))
     parts = re.split(r"\s*;\s*|\s*,\s*(?:and\s+)?|\s+and\s+", value)
     return tuple(p.strip() for p in parts if p.strip())
 
@@ -85,26 +101,53 @@ def _url_and_doi(value: str) -> tuple[str | None, str | None]:
     return url, doi
 
 
-def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
-    """Every paper in ``text`` (already newline-normalised), with its block's offsets."""
-    text = "\n" + text  # offsets below are shifted by one; see the patterns' comment
-    headings = list(HEADING_RE.finditer(text))
+def _headings(text: str, lo: int, hi: int) -> list[tuple[int, re.Match[str]]]:
+    """(offset of the heading's first character, its match) of every paper heading in ``text[lo:hi]``."""
+    first = FIRST_HEADING_RE.match(text) if lo == 0 else None
+    found = [(0, first)] if first else []
+    # a heading at lo > 0 is found by its "\n" at lo - 1
+    pos = first.end() if first else max(lo - 1, 0)
+    found.extend((m.start() + 1, m) for m in HEADING_RE.finditer(text, pos, hi))
+    return found
+
+
+def next_heading(text: str, offset: int) -> int | None:
+    """The offset of the first paper heading at or after ``offset`` (a place to cut a catalog), or None."""
+    if offset == 0 and FIRST_HEADING_RE.match(text):
+        return 0
+    match = HEADING_RE.search(text, max(offset - 1, 0))
+    return match.start() + 1 if match else None
+
+
+def parse_catalog(text: str, path: str, *, start: int = 0, end: int | None = None,
+                  start_line: int | None = None) -> tuple[PaperSpan, ...]:
+    """Every paper in ``text`` (already newline-normalised), with its block's offsets.
+
+    A paper's block runs from its heading to the next heading (or the end of the text).  Each
+    block is searched in place (pos/endpos, up to the newline before the next heading): nothing
+    of the text is copied but the field values and the abstract.  ``start``/``end`` limit the
+    papers to those whose headings stand in ``text[start:end]``; ``end`` must be 0, a heading's
+    offset or the text's length, so that a paper's block ends where it ends in the whole text.
+    ``start_line`` is the line number of ``start``, when the caller knows it (else it is counted).
+    """
+    end = len(text) if end is None else end
+    headings = _headings(text, start, end)
     spans: list[PaperSpan] = []
-    line = 0  # the prepended "\n" is counted too
-    last = 0
-    for i, heading in enumerate(headings):
-        start = heading.start() + 1  # the heading's first character (after its "\n")
-        end = headings[i + 1].start() + 1 if i + 1 < len(headings) else len(text)
-        line += text.count("\n", last, start)
-        last = start
-        block = text[start - 1:end]
+    line = 1 + text.count("\n", 0, start) if start_line is None else start_line
+    last = start
+    for i, (first, heading) in enumerate(headings):
+        block_end = headings[i + 1][0] if i + 1 < len(headings) else end
+        stop = block_end - 1 if block_end < len(text) else block_end  # the newline before the next heading
+        line += text.count("\n", last, first)
+        last = first
+        # fields start with the "\n" ending the line before them (the heading's line is no field)
         fields: dict[str, tuple[str, int]] = {}
         abstract_from: int | None = None
-        for field in FIELD_RE.finditer(block):
-            name = field.group("name").strip().lower()
+        for field in FIELD_RE.finditer(text, first, stop):
+            name = field[1].strip().lower()
             if name not in fields:
-                fields[name] = (field.group("value"), field.start())
-            if name in ("abstract", "summary") and abstract_from is None:
+                fields[name] = (field[2], field.start())
+            if abstract_from is None and name in ("abstract", "summary"):
                 abstract_from = field.end()
         authors: tuple[str, ...] = ()
         venue = url = doi = None
@@ -120,23 +163,23 @@ def parse_catalog(text: str, path: str) -> tuple[PaperSpan, ...]:
         for name in URL_FIELDS:
             if name in fields:
                 url, doi = _url_and_doi(fields[name][0])
-                url_line = line + block.count("\n", 0, fields[name][1] + 1) - 1
+                url_line = line + text.count("\n", first, fields[name][1] + 1)
                 if url or doi:
                     break
         if abstract_from is not None:
-            abstract = block[abstract_from:]
-            sep = SEPARATOR_RE.search(abstract)
-            abstract = abstract[: sep.start()] if sep else abstract
+            sep = SEPARATOR_RE.search(text, abstract_from, stop)
+            abstract = (abstract_from, sep.start() if sep else stop, False)
         else:
-            abstract = FIELD_RE.sub("", block[heading.end() - start + 1:])
+            abstract = (heading.end(), stop, True)
         paper = Paper(
-            id=heading.group("id").strip(),
-            title=heading.group("title").strip(),
+            id=heading["id"].strip(),
+            title=heading["title"].strip(),
             authors=authors,
             venue=venue,
             doi=doi,
             source=SourceRef(path, line),
             url=url,
         )
-        spans.append(PaperSpan(paper=paper, start=start - 1, end=end - 1, url_line=url_line, abstract=abstract.strip()))
+        spans.append(PaperSpan(paper=paper, start=first, end=block_end, url_line=url_line, abstract_start=abstract[0],
+                               abstract_end=abstract[1], abstract_has_fields=abstract[2]))
     return tuple(spans)

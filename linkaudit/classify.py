@@ -28,15 +28,36 @@ GITHUB_RESERVED = frozenset(
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
+# A plain URL: lower-case http(s) scheme, a host of letters, digits, dots and hyphens, printable ASCII
+# after it.  urlsplit's cleaning (whitespace, brackets, user-info, ports, IDNA) has nothing to do there.
+PLAIN_URL_RE = re.compile(r"(https?)://([A-Za-z0-9.-]+)([/?#][!-~]*)?")
+
+
 @lru_cache(maxsize=256)
 def split_url(url: str) -> tuple[SplitResult, str]:
     """``urlsplit(url)`` and its lower-cased host, cached: each stage of the pipeline asks again for the same URL."""
+    plain = PLAIN_URL_RE.fullmatch(url)
+    if plain:
+        return split_plain_url(plain)
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
     except ValueError:  # "http://]": urllib refuses it; to us it is a URL with no usable host
         return SplitResult("", "", "", "", ""), ""
     return parts, host
+
+
+def split_plain_url(plain: re.Match[str]) -> tuple[SplitResult, str]:
+    """What ``urlsplit`` makes of a ``PLAIN_URL_RE`` match (a test holds them equal), at a fraction of its cost.
+
+    Most links of a catalog are plain; urlsplit's general path cost more than the rest of their
+    classification.
+    """
+    scheme, netloc, rest = plain.groups()
+    # as urlsplit: the fragment starts at the first "#", the query at the first "?" before it
+    path, _, fragment = (rest or "").partition("#")
+    path, _, query = path.partition("?")
+    return SplitResult(scheme, netloc, path, query, fragment), netloc.lower().rstrip(".")
 
 
 def doi_of(url: str) -> str | None:

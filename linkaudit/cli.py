@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_output(text: str, output: str | None, *, force: bool) -> None:
     """Write ``text`` to ``output`` or stdout; never overwrite a user's file without --force."""
+    _write_pieces([text if text.endswith("\n") else text + "\n"], output, force=force)
+
+
+def _write_pieces(pieces: Iterable[str], output: str | None, *, force: bool) -> None:
+    """Write the pieces of a document (ending in a newline) to ``output`` or stdout, as ``_write_output``.
+
+    A large report is written as it is rendered, a piece at a time, instead of first being joined
+    into one string (and encoded into one more copy of it).
+    """
     if output is None or output == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        for piece in pieces:
+            sys.stdout.write(piece)
         return
     path = Path(output)
     if path.exists() and not force:
@@ -164,24 +175,50 @@ def _write_output(text: str, output: str | None, *, force: bool) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                for piece in pieces:
+                    handle.write(piece)
+        except BaseException:  # a half-written file is no report (Ctrl-C, or a disk that filled up)
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
     except OSError as exc:
         raise InputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything as usual).
+
+    An extraction creates a few hundred thousand small objects (papers, links, their strings and
+    tuples) that all live until the report is written and form no reference cycles; the collector
+    would walk all of them again and again as they pile up (~10 % of an extract run).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_paths
     from .report import extraction as render_extraction
 
-    extraction = extract_paths(args.paths, stdin=sys.stdin)
-    for warning in extraction.warnings:
-        print(f"linkaudit: warning: {warning}", file=sys.stderr)
-    if args.format == "table" and not args.output:
-        render_extraction.print_table(extraction)
-        return ExitCode.OK
-    text = render_extraction.render(extraction, args.format)
-    _write_output(text, args.output, force=args.force)
+    with _without_cyclic_gc():
+        extraction = extract_paths(args.paths, stdin=sys.stdin)
+        for warning in extraction.warnings:
+            print(f"linkaudit: warning: {warning}", file=sys.stderr)
+        if args.format == "table" and not args.output:
+            render_extraction.print_table(extraction)
+            return ExitCode.OK
+        if args.format == "json":
+            _write_pieces(render_extraction.iter_json(extraction), args.output, force=args.force)
+        else:
+            _write_output(render_extraction.render(extraction, args.format), args.output, force=args.force)
     return ExitCode.OK
 
 

@@ -106,10 +106,15 @@ def default_scheme(host: str) -> str:
 CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?:[/?#][!-~]*)?")
 
 
+# Project-page hosts whose names hold ".git" (``x.github.io``) but are no repository hosts: the
+# clone-suffix rule never applies to them, nor can the slash-as-letter rule (their TLD is valid).
+_PAGES_SUFFIXES = (".github.io", ".gitlab.io")
+
+
 def _is_clean(url: str, host: str) -> bool:
     """Fast path: a well-formed URL that no rule would change (most links in a catalog)."""
     last = url[-1]
-    if not (last.isalnum() or last == "/") or ".git" in url:
+    if not (last.isalnum() or last == "/") or (".git" in url and not host.lower().endswith(_PAGES_SUFFIXES)):
         return False
     tld = host.rsplit(".", 1)[-1].lower()
     return (tld in SCHEMELESS_TLDS or (2 <= len(tld) <= 6 and tld.isalpha())) and nearest_code_host(host) is None and (
@@ -117,17 +122,43 @@ def _is_clean(url: str, host: str) -> bool:
     )
 
 
+# Last characters ``strip_trailing`` may remove.
+_STRIPPABLE = frozenset(TRAILING_PUNCT + "".join(PAIRS))
+
+
 def repair_link(raw: RawLink) -> RepairedLink | None:
     """Repair the text the finder saw into an absolute http(s) URL; None when it is not a link after all."""
+    text = raw.text
+    if raw.hint == "doi":
+        return _repair_doi(raw)
+    # Fast path: a clean URL, maybe followed by sentence punctuation ("... at https://github.com/a/b.").
+    # The tail is plain ASCII: the general path removes it, and changes nothing else unless one of
+    # its rules applies (``_general_rule_applies``).  A clean URL without a tail takes the fast path
+    # as it always has, even in the two cases where the general path would differ.
+    url, tail = strip_trailing(text) if text and text[-1] in _STRIPPABLE else (text, "")
+    clean = CLEAN_URL_RE.fullmatch(url)
+    if clean and _is_clean(url, clean.group("host")) and not (tail and _general_rule_applies(url, clean.group("host"))):
+        return RepairedLink(url=url, original=text, source=raw.source, paper_id=raw.paper_id,
+                            repairs=(Repair("trailing-punctuation", f"removed trailing '{tail}'"),) if tail else (),
+                            confidence=Confidence.HIGH)
+    return repair_garbled(raw)
+
+
+def _general_rule_applies(url: str, host: str) -> bool:
+    """A rule of the general path changes this clean URL: slash-as-letter (``github.comlx.abcdef``,
+    a code host glued to a segment before a short TLD outside the list) or trailing-git (``.GIT``
+    in any case; ``_is_clean`` only excludes a lower-case ``.git``)."""
+    glued = GLUED_HOST_RE.match(host) is not None and not is_valid_tld(host)
+    return glued or (host.lower() in CODE_REPO_HOSTS and ".git" in url.lower())
+
+
+def repair_garbled(raw: RawLink) -> RepairedLink | None:
+    """The general path of ``repair_link``: every rule in turn (``repair_link`` skips it for clean URLs)."""
     text = raw.text
     repairs: list[Repair] = []
     confidence = Confidence.HIGH
     if raw.hint == "doi":
         return _repair_doi(raw)
-    clean = CLEAN_URL_RE.fullmatch(text)
-    if clean and _is_clean(text, clean.group("host")):
-        return RepairedLink(url=text, original=text, source=raw.source, paper_id=raw.paper_id, repairs=(),
-                            confidence=Confidence.HIGH)
 
     if LOOKALIKE_RE.search(text):
         fixed = text.translate(LOOKALIKE_TABLE).replace(ZERO_WIDTH_MARK, "")

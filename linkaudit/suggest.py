@@ -22,6 +22,7 @@ GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SLASH_AS_LETTER = "Il1i|"
 DIGIT_RUN_RE = re.compile(r"(?<=[A-Za-z])[01]{2,}(?=[A-Za-z])")
 DIGIT_AS_LETTER = {"0": "o", "1": "l"}
+TILDE_LOST_RE = re.compile(r"^/-[A-Za-z][\w.-]*(?:/|$)")
 # Path words that follow owner/repo on github.com; seen as the second segment, the first swallowed a slash.
 IN_REPO_WORDS = frozenset({"tree", "blob", "raw", "issues", "pulls", "pull", "releases", "wiki", "commits", "commit",
                            "archive", "actions", "tags", "branches", "discussions", "projects", "blame"})
@@ -125,7 +126,7 @@ def suspect_github(url: str) -> Suspicion | None:
 def suspect_tilde(url: str) -> Suspicion | None:
     """A home-page path whose first segment starts with '-' most likely lost a '~' (``/-mas/`` -> ``/~mas/``)."""
     parts = split_url(url)[0]
-    if not re.match(r"^/-[A-Za-z][\w.-]*(?:/|$)", parts.path):
+    if not TILDE_LOST_RE.match(parts.path):
         return None
     return Suspicion(
         note="a path starting with '-' probably had '~' (a personal home page)",

@@ -1,0 +1,160 @@
+"""The extractor's fast paths give exactly what the general paths they skip would give."""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from urllib.parse import urlsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkaudit import find
+from linkaudit.classify import PLAIN_URL_RE, split_plain_url
+from linkaudit.extract import extract_text
+from linkaudit.find import find_in_text
+from linkaudit.hosts import SCHEMELESS_TLDS, nearest_code_host
+from linkaudit.model import (
+    CodeClaim,
+    Confidence,
+    Extraction,
+    Kind,
+    Link,
+    LinkKey,
+    Paper,
+    RawLink,
+    Repair,
+    SourceRef,
+)
+from linkaudit.repair import CLEAN_URL_RE, RepairedLink, is_valid_host, repair_garbled, repair_link
+from linkaudit.report.extraction import link_record, link_to_dict, paper_record, paper_to_dict, render_json
+
+URL_TEXT = st.builds(
+    lambda scheme, host, rest, tail: f"{scheme}://{host}{rest}{tail}",
+    st.sampled_from(["http", "https", "HTTPS", "hxxp"]),
+    st.sampled_from(["github.com", "x.github.io", "Diff-AE.github.io", "gitlab.com", "glthub.com", "example.org",
+                     "a.b.verylongtld", "github.comlx.abcdef", "doi.org", "1.2.3.4", "ex-ample.co.uk"]),
+    st.lists(st.sampled_from([*"/abcAB09-_.~?#=&()%:@[]!", ".git", ".GIT", "/tree/main", " "]), max_size=12).map("".join),
+    st.sampled_from(["", ".", ",", ").", ".,", ";", "_", "*", ")", "]", "'"]),
+)
+
+
+def _first_fast_path(raw: RawLink) -> RepairedLink | None:
+    """``repair_link`` as it was before the fast path took URLs with a tail or a ``.github.io`` host.
+
+    That fast path is kept as it was, including one case where it differs from the general path:
+    a host such as ``github.comlx.abcdef`` (a glued code host before a 4 to 6 letter TLD outside
+    the list) is left alone instead of being split.
+    """
+    text = raw.text
+    clean = CLEAN_URL_RE.fullmatch(text) if raw.hint != "doi" else None
+    if clean is not None:
+        host = clean.group("host")
+        tld = host.rsplit(".", 1)[-1].lower()
+        if ((text[-1].isalnum() or text[-1] == "/") and ".git" not in text
+                and (tld in SCHEMELESS_TLDS or (2 <= len(tld) <= 6 and tld.isalpha()))
+                and nearest_code_host(host) is None and is_valid_host(host)):
+            return RepairedLink(url=text, original=text, source=raw.source, paper_id=raw.paper_id, repairs=(),
+                                confidence=Confidence.HIGH)
+    return repair_garbled(raw)
+
+
+@settings(max_examples=500)
+@given(URL_TEXT, st.sampled_from(["url", "spaced", "schemeless"]))
+def test_clean_url_fast_path_repairs_as_before(text: str, hint: str) -> None:
+    """A clean URL, maybe with sentence punctuation after it, comes out as it did before (the general path)."""
+    raw = RawLink(text, SourceRef("p.md", 3), "7", hint)
+    assert repair_link(raw) == _first_fast_path(raw)
+
+
+def test_every_sample_link_repairs_as_the_general_path(sample_text: str) -> None:
+    """On the real catalog, the fast path and the general path agree for every candidate."""
+    raws = find_in_text(sample_text, path="s.md")
+    assert len(raws) == 302
+    for raw in raws:
+        assert repair_link(raw) == repair_garbled(raw), raw.text
+
+
+PLAIN_URL = st.builds(
+    lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[A-Za-z0-9.-]{1,20}", fullmatch=True),
+    st.one_of(st.just(""), st.builds(lambda first, tail: first + tail, st.sampled_from(list("/?#")),
+                                     st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30))),
+)
+
+
+@settings(max_examples=1000)
+@given(PLAIN_URL)
+def test_plain_url_split_equals_urlsplit(url: str) -> None:
+    """A plain URL is split as urlsplit splits it, host lower-cased without its trailing dot."""
+    plain = PLAIN_URL_RE.fullmatch(url)
+    assert plain is not None
+    parts = urlsplit(url)
+    assert split_plain_url(plain) == (parts, (parts.hostname or "").rstrip("."))
+
+
+# Text where the look-behind of the old DOI pattern and "//" before dots matter (words longer than the reach too).
+ANCHOR_TEXT = st.lists(
+    st.sampled_from([*"10./-_a x\n:", "10.1234/", "//", "https://", "doi:", "x.org", ".com", " ", "\t", "w" * 120]),
+    max_size=40,
+).map("".join)
+LOOKBEHIND_DOI_RE = re.compile(r"(?<![\w./-])10\.\d{4,9}/(?=\S)")
+
+
+@settings(max_examples=1000)
+@given(ANCHOR_TEXT)
+def test_doi_pattern_equals_the_leading_look_behind_form(text: str) -> None:
+    """The DOI pattern with its look-behind after the literal matches where the leading look-behind did."""
+    assert [m.span() for m in find.DOI_RE.finditer(text)] == [m.span() for m in LOOKBEHIND_DOI_RE.finditer(text)]
+
+
+@settings(max_examples=1000)
+@given(ANCHOR_TEXT)
+def test_url_words_decide_dots_as_looking_back_did(text: str) -> None:
+    """A dot inside a "//" word (within reach) is exactly a dot with "//" before it in its word."""
+    words = [m.span() for m in find.URL_WORD_RE.finditer(text)]
+    for dot in (i for i, ch in enumerate(text) if ch == "."):
+        word = bisect_right([end for _, end in words], dot)
+        if word < len(words) and words[word][0] <= dot:
+            if dot - words[word][0] <= find.URL_WORD_REACH:  # beyond the reach, _anchors asks _after_slashes
+                assert find._after_slashes(text, dot)
+        else:
+            assert not find._after_slashes(text, dot)
+
+
+STRINGS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+
+
+@settings(max_examples=300)
+@given(STRINGS, st.lists(STRINGS, max_size=3), st.one_of(st.none(), STRINGS), st.integers(1, 10**6),
+       st.sampled_from(list(CodeClaim)), st.sampled_from(list(Kind)), st.sampled_from(list(Confidence)),
+       st.lists(st.tuples(STRINGS, STRINGS), max_size=2))
+def test_records_equal_the_json_encoder(text: str, items: list[str], maybe: str | None, line: int, code: CodeClaim,
+                                        kind: Kind, confidence: Confidence, repairs: list[tuple[str, str]]) -> None:
+    """Records built field by field are byte for byte what json's encoder makes of the record dicts."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    paper = Paper(id=text, title=text[::-1], authors=tuple(items), venue=maybe, doi=maybe, source=SourceRef(text, line),
+                  code=code, url=maybe)
+    assert paper_record(paper) == encode(paper_to_dict(paper))
+    link = Link(url=text, original=text + "x", kind=kind, key=LinkKey(text), paper_id=maybe, source=SourceRef(text, line),
+                repairs=tuple(Repair(r, d) for r, d in repairs), confidence=confidence, suggestions=tuple(items),
+                notes=tuple(items[:1]))
+    assert link_record(link) == encode(link_to_dict(link))
+
+
+def test_document_equals_the_dict_rendering(sample_text: str) -> None:
+    """The whole JSON document is what the former dict-per-record rendering wrote."""
+    papers, links = extract_text(sample_text, "s.md")
+    extraction = Extraction(papers=papers, links=links, warnings=("w",))
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    from linkaudit.report.extraction import summarize
+
+    head = {"schema": "linkaudit.extract/1", "summary": summarize(extraction), "warnings": ["w"]}
+    parts = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in head.items()]
+    parts.append('  "papers": [\n    ' + ",\n    ".join(encode(paper_to_dict(p)) for p in papers) + "\n  ]")
+    parts.append('  "links": [\n    ' + ",\n    ".join(encode(link_to_dict(x)) for x in links) + "\n  ]")
+    assert render_json(extraction) == "{\n" + ",\n".join(parts) + "\n}\n"
+    empty = Extraction(papers=(), links=())
+    assert json.loads(render_json(empty))["papers"] == [] and '"links": []\n}' in render_json(empty)
