@@ -1,10 +1,8 @@
-"""``python -m linkaudit`` -> ``cli.main()``."""
+"""``python -m linkaudit`` -> ``cli.run()``."""
 
 from __future__ import annotations
 
-import sys
-
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

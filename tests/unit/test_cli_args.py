@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from linkaudit.cli import EXIT_CODES_HELP, ExitCode, build_parser, main
@@ -50,3 +53,16 @@ def test_exit_code_help_lists_every_code() -> None:
     documented = {int(line.split()[0]) for line in EXIT_CODES_HELP.splitlines()[1:] if line.strip()}
     assert documented == {int(code) for code in ExitCode}
     assert build_parser().epilog == EXIT_CODES_HELP
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [(["--version"], 0), (["extract", "no/such/catalog.md"], 2), ([], 2)],
+    ids=["version", "missing-input", "no-command"],
+)
+def test_the_real_process_exits_with_main_s_code(argv: list[str], code: int) -> None:
+    """``python -m linkaudit`` (``cli.run``) exits with the code ``main`` returns, a one-line error, no traceback."""
+    done = subprocess.run([sys.executable, "-m", "linkaudit", *argv], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == code
+    assert "Traceback" not in done.stderr
