@@ -31,6 +31,8 @@ OUT = ROOT / "bench" / "out"
 """Scratch space for generated catalogs and reports (git-ignored)."""
 PYTHON = sys.executable
 LINKAUDIT = [PYTHON, "-m", "linkaudit"]
+LAUNCHER = Path(__file__).resolve().parent / "launch.py"
+"""Starts each measured tool and measures it (``run_measured``)."""
 
 
 def linkaudit_argv(profile: Path | None = None) -> list[str]:
@@ -101,14 +103,24 @@ def run_measured(
     cwd: Path = ROOT,
     env: Mapping[str, str] | None = None,
 ) -> Measured:
-    """Run ``argv`` to completion (killed after ``timeout`` s); wall time, CPU and peak RSS of that child."""
+    """Run ``argv`` to completion (killed after ``timeout`` s); wall time, CPU and peak RSS of that child.
+
+    The child is started through ``launch.py`` (see there: a tool started
+    straight from this process would report this process's peak RSS as its
+    own), which measures it around its fork and ``wait4``.
+    """
     args = [str(a) for a in argv]
+    report_read, report_write = os.pipe()
     with stdout.open("wb") as out, stderr.open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd,
-            env=dict(env) if env is not None else None, start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                [PYTHON, "-S", str(LAUNCHER), str(report_write), *args], stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True,
+                pass_fds=(report_write,),
+            )
+        finally:
+            os.close(report_write)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -119,7 +131,9 @@ def run_measured(
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            with os.fdopen(report_read, "rb") as report:
+                line = report.read().decode().split()
+            proc.wait()
         except BaseException:
             kill()
             proc.wait()
@@ -127,16 +141,21 @@ def run_measured(
         finally:
             timer.cancel()
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         with contextlib.suppress(ProcessLookupError):  # strays of a killed run
             os.killpg(proc.pid, signal.SIGKILL)
+    if len(line) == 5:  # the launcher's own measurement of the tool
+        wall, user, system, maxrss_kb = float(line[0]), float(line[1]), float(line[2]), float(line[3])
+        returncode: int | None = os.waitstatus_to_exitcode(int(line[4]))
+    else:  # killed before it could report
+        user = system = maxrss_kb = 0.0
+        returncode = None
     return Measured(
         argv=args,
-        returncode=None if timed_out.is_set() else proc.returncode,
+        returncode=None if timed_out.is_set() else returncode,
         wall_s=wall,
-        user_s=usage.ru_utime,
-        sys_s=usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        user_s=user,
+        sys_s=system,
+        maxrss_mb=maxrss_kb / 1024,  # kilobytes on Linux
         timed_out=timed_out.is_set(),
         stdout=stdout,
         stderr=stderr,
