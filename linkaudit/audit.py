@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import shutil
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -227,8 +228,31 @@ def _print_stdout(report: Report, fmt: str | None, *, quiet: bool, json_path: Pa
             print(f"linkaudit: warning: cannot write the job summary ({exc.strerror or exc})", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _settled_objects_frozen() -> Iterator[Callable[[], None]]:
+    """Yield ``settle``: it moves every object alive so far out of the cyclic collector's sight (``gc.freeze``).
+
+    An audit's papers, links and results live until the reports are written
+    and form no reference cycles, but each full collection walks all of them
+    again: at 100,000 links that was ~1 s of the run (planning and report
+    writing both took about twice as long).  Frozen objects are still freed by
+    reference counting; on leaving, they go back under the collector
+    (``gc.unfreeze``), so an in-process caller (the tests) leaks nothing.
+    """
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
+
+
 def run_audit_command(args: argparse.Namespace) -> int:
     """``linkaudit audit``: the whole pipeline; returns the exit code (1 when the policy says so)."""
+    with _settled_objects_frozen() as settle:
+        return _audit(args, settle)
+
+
+def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
+    """The pipeline of ``run_audit_command``; ``settle`` is called once the extraction and the results are made."""
     from .check import check_links
     from .extract import extract_paths
     from .merge import in_shard
@@ -238,6 +262,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     extraction = extract_paths(args.paths, stdin=sys.stdin)
+    settle()
     for warning in extraction.warnings:
         print(f"linkaudit: warning: {warning}", file=sys.stderr)
     links = list(extraction.links)
@@ -286,6 +311,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
         history=tuple(history[k] for k in sorted(history)),
         interrupted=interrupted,
     )
+    settle()
     json_path, md_path = write_reports(report, settings.reports_dir, report_stem(args.paths, args.shard))
     _print_stdout(report, args.format, quiet=args.quiet, json_path=json_path)
     print(f"linkaudit: reports written to {json_path} and {md_path}", file=sys.stderr)

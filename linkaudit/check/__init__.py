@@ -208,7 +208,7 @@ class _Run:
             scheme, host = parts.scheme, parts.hostname or ""
         if scheme not in ("http", "https") or not host:
             return Reason.UNSUPPORTED_SCHEME
-        if any(p.search(link.url) for p in self.excludes):
+        if self.excludes and any(p.search(link.url) for p in self.excludes):
             return Reason.EXCLUDED
         if self.includes and not any(p.search(link.url) for p in self.includes):
             return Reason.NOT_INCLUDED
@@ -227,11 +227,12 @@ class _Run:
         return host_key(link.url)
 
     def _plan(self) -> None:
+        """Queue one job per unique key under the host it talks to (GitHub repositories in GraphQL batches)."""
         batch: list[Link] = []
         prefetch: list[RepoRef] = []
+        started = time.monotonic()  # a skipped link's elapsed time: planning takes microseconds per link
         for links in self.groups.values():
             link = links[0]
-            started = time.monotonic()
             try:
                 reason = self._skip_reason(link)
             except ValueError:

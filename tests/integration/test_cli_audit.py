@@ -3,6 +3,7 @@ the failure policy, shards and merge, network down, bad input."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -131,6 +132,7 @@ def test_json_on_stdout_and_report_rerender(board: tuple[Switchboard, Server], t
     out = capsys.readouterr().out
     assert code == 1 and json.loads(out)["schema"] == "linkaudit.report/1"
     assert out == (tmp_path / "reports" / "catalog.json").read_text(encoding="utf-8")
+    assert gc.get_freeze_count() == 0  # the objects frozen during the audit are back under the collector
     server.reset_stats()
     code = main(["report", str(tmp_path / "reports" / "catalog.json"), "--format", "junit"])
     out = capsys.readouterr().out
