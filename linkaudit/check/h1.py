@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 
-from .netio import Resolver
+from .netio import Resolver, WakingProtocol, connect_first
 
 HIGH_WATER = 256 * 1024
 """Bytes buffered from the server before reading from the socket pauses (a GET body the checker drops)."""
@@ -67,64 +67,23 @@ class _Stale(Exception):
     """A reused connection the server had closed before answering (the request may be sent again)."""
 
 
-class _Connection(asyncio.Protocol):
-    """One connection: buffers what the server sends and wakes the one reader waiting for it."""
+class _Connection(WakingProtocol):
+    """One connection: buffers what the server sends in one ``bytearray`` and wakes the one reader waiting for it."""
 
-    __slots__ = ("buffer", "drain", "eof", "error", "idle_since", "paused", "tls", "transport", "waiter")
+    __slots__ = ("buffer", "idle_since", "tls")
 
     def __init__(self, tls: bool = False) -> None:
-        self.transport: asyncio.Transport | None = None
+        super().__init__()
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[None] | None = None
-        self.drain: asyncio.Future[None] | None = None
-        self.eof = False
-        self.error: BaseException | None = None
-        self.paused = False
         self.tls = tls
         self.idle_since = 0.0
-
-    # -- asyncio.Protocol ---------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's classes
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         if len(self.buffer) > HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def eof_received(self) -> bool:
-        self.eof = True
         self._wake()
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        self.error = exc
-        self._wake()
-        drain, self.drain = self.drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def pause_writing(self) -> None:
-        if self.drain is None:
-            self.drain = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        drain, self.drain = self.drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def _wake(self) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- used by H1Pool and H1Response ------------------------------------------------------------
 
@@ -421,32 +380,17 @@ class H1Pool:
             self._drop(conn)
 
     async def _connect(self, timeout: float | None) -> _Connection:
-        loop = asyncio.get_running_loop()
         tls = self._ssl_context() if self._ssl_context is not None else None
         try:
             async with asyncio.timeout(timeout):
-                addresses = await self._resolver.resolve(self.host, self.port)
-                error: BaseException | None = None
-                for family, address in addresses:
-                    try:
-                        _, conn = await loop.create_connection(
-                            lambda: _Connection(tls is not None),
-                            address[0],
-                            address[1],
-                            family=family,
-                            ssl=tls,
-                            server_hostname=self.host if tls is not None else None,
-                            ssl_handshake_timeout=(timeout + TLS_HANDSHAKE_GRACE) if tls and timeout else None,
-                        )
-                    except ssl.SSLError:
-                        raise  # the certificate is the same on every address
-                    except OSError as exc:
-                        error = error or exc
-                        continue
-                    break
-                else:
-                    assert error is not None
-                    raise error
+                _, conn = await connect_first(
+                    self._resolver,
+                    self.host,
+                    self.port,
+                    lambda: _Connection(tls is not None),
+                    tls=tls,
+                    handshake_timeout=(timeout + TLS_HANDSHAKE_GRACE) if timeout else None,
+                )
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {self.host}:{self.port}") from None
         except (OSError, ssl.SSLError) as exc:

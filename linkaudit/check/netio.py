@@ -22,8 +22,8 @@ import ipaddress
 import socket
 import ssl
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import httpcore
 
@@ -34,34 +34,31 @@ TLS_HANDSHAKE_GRACE = 5.0
 """Extra seconds given to asyncio's own handshake timeout (ours fires first)."""
 
 
-class _Protocol(asyncio.Protocol):
-    """Buffers what the server sends and wakes the one reader waiting for it."""
+class WakingProtocol(asyncio.Protocol):
+    """What every connection protocol of the checker shares: one waiting reader, the server's close, back-pressure.
+
+    A subclass buffers what ``data_received`` brings and calls ``_wake``;
+    ``eof``/``error`` tell a reader the server closed (and why), ``drain`` is
+    the future a writer waits on while the transport's buffer is full.
+    """
+
+    __slots__ = ("drain", "eof", "error", "paused", "transport", "waiter")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.chunks: deque[bytes] = deque()
-        self.size = 0
-        self.eof = False
-        self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.drain: asyncio.Future[None] | None = None
+        self.eof = False
+        self.error: BaseException | None = None
         self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's classes
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.size += len(data)
-        if self.size > HIGH_WATER and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        self._wake()
-
     def eof_received(self) -> bool:
         self.eof = True
         self._wake()
-        return False
+        return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
@@ -84,6 +81,23 @@ class _Protocol(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+class _Protocol(WakingProtocol):
+    """Buffers what the server sends as chunks, for httpcore's reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        if self.size > HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -278,6 +292,47 @@ class Resolver:
             del self._pending[key]
 
 
+P = TypeVar("P", bound=asyncio.Protocol)
+
+
+async def connect_first(
+    resolver: Resolver,
+    host: str,
+    port: int,
+    protocol: Callable[[], P],
+    *,
+    tls: ssl.SSLContext | None = None,
+    handshake_timeout: float | None = None,
+    local_addr: tuple[str, int] | None = None,
+) -> tuple[asyncio.Transport, P]:
+    """Connect to the first of ``host``'s addresses that accepts (TLS with ``tls``, checked for ``host``).
+
+    Raises the first address's ``OSError`` when none accepts, and a TLS error
+    at once (the certificate is the same on every address).  The caller bounds
+    the whole with its connect timeout.
+    """
+    loop = asyncio.get_running_loop()
+    error: OSError | None = None
+    for family, address in await resolver.resolve(host, port):
+        try:
+            return await loop.create_connection(
+                protocol,
+                address[0],
+                address[1],
+                family=family,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
+                ssl_handshake_timeout=handshake_timeout if tls is not None else None,
+                local_addr=local_addr,
+            )
+        except ssl.SSLError:
+            raise
+        except OSError as exc:
+            error = error or exc
+    assert error is not None  # resolve() never returns an empty list
+    raise error
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """Opens ``AsyncioStream`` connections; names resolved through the run's ``Resolver``."""
 
@@ -292,27 +347,11 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                addresses = await self.resolver.resolve(host, port)
-                error: OSError | None = None
-                for family, address in addresses:
-                    try:
-                        transport, protocol = await loop.create_connection(
-                            _Protocol,
-                            address[0],
-                            address[1],
-                            family=family,
-                            local_addr=(local_address, 0) if local_address else None,
-                        )
-                    except OSError as exc:
-                        error = error or exc
-                        continue
-                    break
-                else:
-                    assert error is not None
-                    raise error
+                transport, protocol = await connect_first(
+                    self.resolver, host, port, _Protocol, local_addr=(local_address, 0) if local_address else None
+                )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc) or "connect timed out") from exc
         except OSError as exc:

@@ -15,7 +15,7 @@ import enum
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import trustme
+from checkkit import run_async
 
 from linkaudit.check.h1 import (
     CHUNKED,
@@ -259,16 +260,6 @@ async def pool_for(
     finally:
         await pool.aclose()
         await asyncio.sleep(0)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a fresh event loop of the test's own, then close it."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
 
 
 def request_bytes(method: str = "GET", target: bytes = b"/", content: bytes | None = None) -> bytes:
@@ -629,7 +620,7 @@ def test_head_then_get_reuse_one_connection() -> None:
             assert server.connections == 1
             assert [r.split(b"\r\n", 1)[0] for r in server.requests] == [b"HEAD / HTTP/1.1", b"GET / HTTP/1.1"]
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize("size", [1, 70_000, 1_000_000], ids=["one-byte", "several-reads", "past-high-water"])
@@ -645,7 +636,7 @@ def test_content_length_body_read_exactly(size: int) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 def test_chunks_yield_as_the_body_arrives() -> None:
@@ -663,7 +654,7 @@ def test_chunks_yield_as_the_body_arrives() -> None:
             await response.aclose()
             assert received == [b"abc", b"def"]
 
-    run(main())
+    run_async(main())
 
 
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -695,7 +686,7 @@ def test_chunked_body_reassembled(encoded: bytes, decoded: bytes) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -721,7 +712,7 @@ def test_answer_split_across_reads(parts: list[bytes], body: bytes) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -759,7 +750,7 @@ def test_chunked_body_errors(encoded: bytes, message: str) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 2
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -786,7 +777,7 @@ def test_body_until_close(head: bytes, headers: Headers) -> None:
             assert pool.connections_opened == 2
             assert server.connections == 2
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -813,7 +804,7 @@ def test_interim_answers_skipped(interim: bytes, split: bool) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 def test_protocol_switch_rejected() -> None:
@@ -825,7 +816,7 @@ def test_protocol_switch_rejected() -> None:
             with pytest.raises(httpx.RemoteProtocolError, match="101"):
                 await fetch(pool)
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -851,7 +842,7 @@ def test_connection_header_decides_reuse(first: bytes, opened: int) -> None:
             assert pool.connections_opened == opened
             assert server.connections == opened
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize("read", [0, 3], ids=["unread", "partly-read"])
@@ -872,7 +863,7 @@ def test_body_not_read_to_its_end_is_not_reused(read: int) -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 2
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -898,7 +889,7 @@ def test_stray_bytes_after_an_answer_prevent_reuse(method: str, first: bytes) ->
             assert pool.connections_opened == 2
             assert server.connections == 2
 
-    run(main())
+    run_async(main())
 
 
 def test_on_close_called_once() -> None:
@@ -915,7 +906,7 @@ def test_on_close_called_once() -> None:
             await response.aclose()
             assert calls == [1]
 
-    run(main())
+    run_async(main())
 
 
 # -- through H1Pool: closes, stale connections, errors --------------------------------------------------
@@ -934,7 +925,7 @@ def test_idle_connection_closed_by_server_is_replaced(method: str) -> None:
             assert pool.connections_opened == 2
             assert len(server.requests) == 2
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize("method", ["HEAD", "GET", "OPTIONS"])
@@ -948,7 +939,7 @@ def test_stale_connection_retried_once_on_a_new_one(method: str) -> None:
             assert pool.connections_opened == 2
             assert len(server.requests) == 3  # the dropped one was received, then sent again
 
-    run(main())
+    run_async(main())
 
 
 def test_stale_retry_uses_a_new_connection_even_with_more_idle_ones() -> None:
@@ -962,7 +953,7 @@ def test_stale_retry_uses_a_new_connection_even_with_more_idle_ones() -> None:
             assert await fetch(pool) == (200, [(b"Content-Length", b"2")], b"ok")
             assert pool.connections_opened == 3
 
-    run(main())
+    run_async(main())
 
 
 def test_stale_connection_not_retried_for_post() -> None:
@@ -977,7 +968,7 @@ def test_stale_connection_not_retried_for_post() -> None:
             assert server.requests[-1].endswith(b"\r\n\r\nk=v")
             assert len(server.requests) == 2
 
-    run(main())
+    run_async(main())
 
 
 def test_fresh_connection_closed_without_answer() -> None:
@@ -990,7 +981,7 @@ def test_fresh_connection_closed_without_answer() -> None:
             assert pool.connections_opened == 1
             assert server.connections == 1
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -1027,7 +1018,7 @@ def test_server_closing_mid_body(script: Script, error: type[Exception], cause: 
             if cause is not None:
                 assert isinstance(caught.value.__cause__, cause)
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize("reused", [False, True], ids=["fresh", "reused"])
@@ -1044,7 +1035,7 @@ def test_partial_head_then_close(reused: bool) -> None:
                 await fetch(pool)
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -1069,7 +1060,7 @@ def test_head_size_limit(extra: int, end: bytes, ok: bool) -> None:
                 with pytest.raises(httpx.RemoteProtocolError, match="response head larger than"):
                     await fetch(pool)
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -1096,7 +1087,7 @@ def test_read_timeout(script: Script) -> None:
             await asyncio.sleep(0.01)
             assert server.closed_by_client == 1  # the timed-out connection was closed, not pooled
 
-    run(main())
+    run_async(main())
 
 
 def test_write_timeout() -> None:
@@ -1112,7 +1103,7 @@ def test_write_timeout() -> None:
             assert SHORT - 0.01 <= loop.time() - start < SHORT + SLACK
             assert pool.connections_opened == 1
 
-    run(main())
+    run_async(main())
 
 
 def test_connect_refused() -> None:
@@ -1126,7 +1117,7 @@ def test_connect_refused() -> None:
             assert classify_exception(caught.value) is Reason.CONNECT
             assert pool.connections_opened == 0
 
-    run(main())
+    run_async(main())
 
 
 def test_unresolvable_name() -> None:
@@ -1139,7 +1130,7 @@ def test_unresolvable_name() -> None:
             assert isinstance(caught.value.__cause__, socket.gaierror)
             assert classify_exception(caught.value) is Reason.DNS
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(
@@ -1159,7 +1150,7 @@ def test_keepalive_expiry(idle: float, opened: int) -> None:
             await asyncio.sleep(0.01)
             assert server.closed_by_client == opened - 1  # the expired connection was closed by the pool
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.parametrize(("max_idle", "opened"), [(1, 3), (2, 2), (0, 3)], ids=["one", "two", "zero-means-one"])
@@ -1176,7 +1167,7 @@ def test_max_idle(max_idle: int, opened: int) -> None:
             assert pool.connections_opened == opened
             assert server.connections == opened
 
-    run(main())
+    run_async(main())
 
 
 def test_pool_aclose_closes_idle_connections() -> None:
@@ -1190,7 +1181,7 @@ def test_pool_aclose_closes_idle_connections() -> None:
             await asyncio.sleep(0.01)
             assert server.closed_by_client == 2
 
-    run(main())
+    run_async(main())
 
 
 # -- HTTPS ----------------------------------------------------------------------------------------------
@@ -1236,7 +1227,7 @@ def test_tls_requests_reuse_their_connection(ca: trustme.CA, server_tls: ssl.SSL
             await asyncio.sleep(0.01)
             assert server.closed_by_client == 1
 
-    run(main())
+    run_async(main())
 
 
 def test_tls_untrusted_certificate(server_tls: ssl.SSLContext) -> None:
@@ -1252,7 +1243,7 @@ def test_tls_untrusted_certificate(server_tls: ssl.SSLContext) -> None:
             assert pool.connections_opened == 0
             assert server.requests == []
 
-    run(main())
+    run_async(main())
 
 
 def test_tls_handshake_timeout() -> None:
@@ -1268,7 +1259,7 @@ def test_tls_handshake_timeout() -> None:
             assert SHORT - 0.01 <= loop.time() - start < SHORT + SLACK
             assert classify_exception(caught.value) is Reason.CONNECT_TIMEOUT
 
-    run(main())
+    run_async(main())
 
 
 def test_h1_ssl_offers_only_http11(
@@ -1296,7 +1287,7 @@ def test_h1_ssl_offers_only_http11(
                 assert (await fetch(pool, "HEAD"))[0] == 200
             assert server.alpn == ["http/1.1", "h2"]
 
-    run(main())
+    run_async(main())
 
 
 # -- Resolver -------------------------------------------------------------------------------------------
@@ -1316,7 +1307,7 @@ def test_resolver_shares_concurrent_lookups() -> None:
         assert (socket.AF_INET, ("127.0.0.1", 8081)) in other_port
         assert resolver._pending == {}
 
-    run(main())
+    run_async(main())
 
 
 def test_resolver_failure_not_cached() -> None:
@@ -1334,7 +1325,7 @@ def test_resolver_failure_not_cached() -> None:
             await resolver.resolve("no-such-host.invalid", 80)
         assert resolver._pending == {}
 
-    run(main())
+    run_async(main())
 
 
 # -- end to end through HostRouter.open -----------------------------------------------------------------
@@ -1372,4 +1363,4 @@ def test_router_open_sends_the_exact_request() -> None:
             ]
             assert all(b"accept-encoding" not in request.lower() for request in server.requests)
 
-    run(main())
+    run_async(main())
