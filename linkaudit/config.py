@@ -108,6 +108,8 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_hosts: bool = False
     http2: bool = True
+    """HTTP/2 for API requests and proxied ones where the server offers it; page checks to hosts reached
+    directly always use linkaudit's HTTP/1.1 client (``check/h1.py``)."""
     event_loop: str = "asyncio"
     """``auto`` (uvloop when it is installed, the ``fast`` extra), ``uvloop`` or ``asyncio``."""
     retry: RetrySettings = field(default_factory=RetrySettings)
