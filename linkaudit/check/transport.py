@@ -3,7 +3,9 @@
 Stage: check.  Input: ``Settings`` and the environment (``HTTPS_PROXY``,
 ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``,
 ``SSL_CERT_DIR``).  Output: ``HostRouter``, an httpx transport that hands
-each request to a small per-host pool (or a per-host proxy pool).
+each request to a small per-host pool (or a per-host proxy pool); page
+requests to hosts reached directly (``HostRouter.open``) go to the lean
+HTTP/1.1 client of ``h1`` instead of httpcore.
 
 Why not one big pool: httpcore scans every connection and every queued
 request on each request, so one pool holding a thousand connections costs CPU
