@@ -20,9 +20,9 @@ from linkaudit.check.hosts import (
     parse_retry_after,
     rate_limit_delay,
 )
+from linkaudit.check.proxies import proxy_for
 from linkaudit.check.schedule import Scheduler
 from linkaudit.check.ssrf import AddressGuard, is_private_ip, is_private_literal
-from linkaudit.check.transport import proxy_for
 from linkaudit.check.verdict import Reason
 from linkaudit.config import HostSettings, Settings
 
