@@ -28,7 +28,8 @@ import httpx
 
 from ..config import Settings
 from .corepool import LeanPool, RawResponse, TrackedStream, httpx_error
-from .h1 import H1Pool, H1Response, header_block, serialize_request
+from .h1 import H1Pool, H1Response
+from .h1wire import header_block, serialize_request
 from .hosts import DEFAULT_PORTS
 from .netio import AsyncioBackend, Resolver
 from .proxies import proxy_for

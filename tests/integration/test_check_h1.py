@@ -25,15 +25,12 @@ import pytest
 import trustme
 from checkkit import run_async
 
-from linkaudit.check.h1 import (
+from linkaudit.check.h1 import MAX_CHUNK_LINE, MAX_HEAD_BYTES, H1Pool, H1Response
+from linkaudit.check.h1wire import (
     CHUNKED,
     LENGTH,
-    MAX_CHUNK_LINE,
-    MAX_HEAD_BYTES,
     NONE,
     UNTIL_CLOSE,
-    H1Pool,
-    H1Response,
     body_framing,
     header_block,
     parse_head,
