@@ -229,7 +229,7 @@ def _print_stdout(report: Report, fmt: str | None, *, quiet: bool, json_path: Pa
 
 
 @contextlib.contextmanager
-def _settled_objects_frozen() -> Iterator[Callable[[], None]]:
+def _settled_objects_frozen(enabled: bool) -> Iterator[Callable[[], None]]:
     """Yield ``settle``: it moves every object alive so far out of the cyclic collector's sight (``gc.freeze``).
 
     An audit's papers, links and results live until the reports are written
@@ -237,8 +237,14 @@ def _settled_objects_frozen() -> Iterator[Callable[[], None]]:
     again: at 100,000 links that was ~1 s of the run (planning and report
     writing both took about twice as long).  Frozen objects are still freed by
     reference counting; on leaving, they go back under the collector
-    (``gc.unfreeze``), so an in-process caller (the tests) leaks nothing.
+    (``gc.unfreeze``).  The freeze is process-wide, so it is done only when the
+    audit owns its process (``enabled``, from ``cli.run``): inside a host
+    process (the tests) it would also freeze the host's own garbage and move
+    its collection, and its warnings, elsewhere.
     """
+    if not enabled:
+        yield lambda: None
+        return
     try:
         yield gc.freeze
     finally:
@@ -247,7 +253,7 @@ def _settled_objects_frozen() -> Iterator[Callable[[], None]]:
 
 def run_audit_command(args: argparse.Namespace) -> int:
     """``linkaudit audit``: the whole pipeline; returns the exit code (1 when the policy says so)."""
-    with _settled_objects_frozen() as settle:
+    with _settled_objects_frozen(getattr(args, "own_process", False)) as settle:
         return _audit(args, settle)
 
 

@@ -270,11 +270,15 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (never raises for a user's mistake)."""
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """Run the CLI; returns the exit code (never raises for a user's mistake).
+
+    ``own_process`` is true only from ``run()``: the command may then tune process-wide state (the GC).
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.own_process = own_process  # the audit's GC tuning is process-wide: only where it owns the process
         if not args.command:
             parser.print_help()
             return ExitCode.USAGE
@@ -311,6 +315,6 @@ def run() -> None:
     (~20 ms after a small run, ~0.1 s after 100,000 links).  Only the real
     process does this; tests call ``main()`` in-process.
     """
-    code = main()
+    code = main(own_process=True)
     gc.freeze()
     sys.exit(code)
