@@ -188,13 +188,17 @@ def _write_pieces(pieces: Iterable[str], output: str | None, *, force: bool) -> 
 
 
 @contextlib.contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
+def _without_cyclic_gc(own_process: bool) -> Iterator[None]:
     """Pause the cyclic garbage collector (reference counting still frees everything as usual).
 
     An extraction creates a few hundred thousand small objects (papers, links, their strings and
     tuples) that all live until the report is written and form no reference cycles; the collector
-    would walk all of them again and again as they pile up (~10 % of an extract run).
+    would walk all of them again and again as they pile up (~10 % of an extract run).  The switch is
+    process-wide, so only a command that owns its process flips it (see ``main``).
     """
+    if not own_process:
+        yield
+        return
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -208,7 +212,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_paths
     from .report import extraction as render_extraction
 
-    with _without_cyclic_gc():
+    with _without_cyclic_gc(args.own_process):
         extraction = extract_paths(args.paths, stdin=sys.stdin)
         for warning in extraction.warnings:
             print(f"linkaudit: warning: {warning}", file=sys.stderr)

@@ -36,7 +36,7 @@ from ..suggest import hyphen_variants
 from .doi import DoiChecker
 from .fetch import Checker, Fetcher
 from .github import EtagCache, GitHubChecker
-from .hosts import HostGates, NetworkState, host_key, split_origin
+from .hosts import HostGates, NetworkState, host_key, split_origin_lenient
 from .http import WebChecker
 from .repo import RepoRef, parse_repo
 from .schedule import Job, Scheduler
@@ -201,11 +201,7 @@ class _Run:
     # -- planning ----------------------------------------------------------------------------------
 
     def _skip_reason(self, link: Link) -> Reason | None:
-        try:
-            scheme, host, _ = split_origin(link.url)
-        except ValueError:  # a port out of range is the request's to report; the host is what matters here
-            parts = urlsplit(link.url)
-            scheme, host = parts.scheme, parts.hostname or ""
+        scheme, host, _ = split_origin_lenient(link.url)  # a port out of range is the request's to report
         if scheme not in ("http", "https") or not host:
             return Reason.UNSUPPORTED_SCHEME
         if self.excludes and any(p.search(link.url) for p in self.excludes):

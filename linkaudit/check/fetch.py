@@ -17,14 +17,23 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from ..config import Settings
 from ..errors import NetworkUnavailable
 from ..model import CheckResult, Link
-from .hosts import DEFAULT_PORTS, HostGate, HostGates, NetworkState, host_key, host_name, split_origin
+from .hosts import (
+    DEFAULT_PORTS,
+    HostGate,
+    HostGates,
+    NetworkState,
+    host_key,
+    host_name,
+    split_origin,
+    split_origin_lenient,
+)
 from .retry import call_with_retries
 from .ssrf import AddressGuard
 from .transport import HostRouter
@@ -159,8 +168,8 @@ class Fetcher:
         try:
             scheme, host, port = split_origin(url)
         except ValueError as exc:  # a port out of range: reported below, once the scheme is known to be fine
-            parts = urlsplit(url)
-            scheme, host, port, bad_port = parts.scheme, parts.hostname or "", None, exc
+            scheme, host, port = split_origin_lenient(url)
+            bad_port = exc
         if scheme not in ("http", "https"):
             raise Failed(
                 Reason.UNSUPPORTED_SCHEME, f"{REASON_TEXT[Reason.UNSUPPORTED_SCHEME]}: {scheme or '?'}"

@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import httpx
 
 from .h1wire import CHUNKED, LENGTH, NONE, UNTIL_CLOSE, body_framing, parse_head, wants_keep_alive
-from .netio import Resolver, WakingProtocol, connect_first
+from .netio import Resolver, WakingProtocol, connect_first, wait_for
 
 HIGH_WATER = 256 * 1024
 """Bytes buffered from the server before reading from the socket pauses (a GET body the checker drops)."""
@@ -104,20 +104,16 @@ class _Connection(WakingProtocol):
         """Wait until more bytes arrived or the server closed; ``httpx.ReadTimeout`` after ``timeout`` s."""
         if self.eof:
             return
-        loop = asyncio.get_running_loop()
-        waiter = self.waiter = loop.create_future()
-        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
         if self.paused and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
         try:
-            await waiter
+            await wait_for(waiter, timeout)
         except TimeoutError:
             raise httpx.ReadTimeout("timed out waiting for the server") from None
         finally:
             self.waiter = None
-            if timer is not None:
-                timer.cancel()
 
     def ended(self, what: str) -> httpx.HTTPError:
         """The error for a connection that closed in the middle of ``what``."""
@@ -139,15 +135,9 @@ class _Connection(WakingProtocol):
         drain = self.drain
         if drain is not None:
             try:
-                async with asyncio.timeout(timeout):
-                    await asyncio.shield(drain)
+                await wait_for(asyncio.shield(drain), timeout)
             except TimeoutError:
                 raise httpx.WriteTimeout("timed out sending the request") from None
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class H1Response:

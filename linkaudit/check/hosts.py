@@ -59,13 +59,18 @@ def split_origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, parts.hostname or "", parts.port
 
 
-def host_key(url: str) -> str:
-    """The gate key of ``url``: lower-cased host, plus ``:port`` for a non-default port."""
+def split_origin_lenient(url: str) -> tuple[str, str, int | None]:
+    """``split_origin``, with None for a port out of range (where only the host matters)."""
     try:
-        scheme, host, port = split_origin(url)
+        return split_origin(url)
     except ValueError:
         parts = urlsplit(url)
-        scheme, host, port = parts.scheme, parts.hostname or "", None
+        return parts.scheme, parts.hostname or "", None
+
+
+def host_key(url: str) -> str:
+    """The gate key of ``url``: lower-cased host, plus ``:port`` for a non-default port."""
+    scheme, host, port = split_origin_lenient(url)
     host = host.rstrip(".")
     if port is not None and port != DEFAULT_PORTS.get(scheme):
         return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"

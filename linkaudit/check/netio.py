@@ -105,7 +105,7 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> None:
+async def wait_for(waiter: asyncio.Future[None], timeout: float | None) -> None:
     """Await ``waiter``; ``TimeoutError`` after ``timeout`` seconds (one timer, no task)."""
     if timeout is None:
         await waiter
@@ -134,7 +134,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 return self._ended()
             waiter = protocol.waiter = asyncio.get_running_loop().create_future()
             try:
-                await _wait(waiter, timeout)
+                await wait_for(waiter, timeout)
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(str(exc) or "read timed out") from exc
             finally:
@@ -171,7 +171,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         drain = protocol.drain
         if drain is not None:
             try:
-                await _wait(asyncio.shield(drain), timeout)
+                await wait_for(asyncio.shield(drain), timeout)
             except TimeoutError as exc:
                 raise httpcore.WriteTimeout(str(exc) or "write timed out") from exc
 
