@@ -13,16 +13,21 @@ import contextlib
 import gc
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .errors import InputError
 from .model import CheckResult, Citation, Extraction, HistoryEntry, Link, LinkKey, Report
+
+if TYPE_CHECKING:
+    import asyncio
 
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
@@ -54,8 +59,12 @@ def _run_checks(
     offline machine, ``getaddrinfo`` threads stuck on an unreachable resolver
     would otherwise hold the exit for seconds after the run already knows the
     network is down.  Ctrl-C cancels the checker (which closes its client) and
-    propagates.  The loop is chosen by the ``event_loop`` setting (asyncio by default; uvloop optional).
+    surfaces as ``KeyboardInterrupt``; a second Ctrl-C stops waiting for that
+    clean-up.  The loop is chosen by the ``event_loop`` setting (asyncio by
+    default; uvloop optional).
     """
+    import asyncio
+
     from .check import new_event_loop
 
     try:
@@ -64,16 +73,68 @@ def _run_checks(
         coro.close()
         raise
     task = loop.create_task(coro)
+    sigint = _SigintCancels(loop, task)
     try:
         return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if sigint.count:
+            raise KeyboardInterrupt from None
+        raise
     except KeyboardInterrupt:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            loop.run_until_complete(task)
+        if not sigint.count:  # raised where it landed (no handler of ours): let the checker clean up
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
         raise
     finally:
+        sigint.restore()
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+class _SigintCancels:
+    """While the checks run, Ctrl-C cancels the checker's task instead of raising wherever it lands.
+
+    A ``KeyboardInterrupt`` raised at an arbitrary bytecode can land inside a
+    worker task or a connection pool's bookkeeping; a signal handler on the
+    loop (as ``asyncio.Runner`` has) cancels the one task at an ``await``, and
+    the loop's wakeup fd wakes a ``select`` that is waiting for a slow server.
+    The second Ctrl-C raises at once.  Nothing is installed when SIGINT is
+    ignored (``nohup``, a background job), off the main thread, or where the
+    loop has no signal support.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        self.count = 0
+        self._loop = loop
+        self._task = task
+        self._previous: Any = None
+        self._installed = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, None):
+            return
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return
+        self._previous, self._installed = previous, True
+
+    def _on_sigint(self) -> None:
+        self.count += 1
+        if self.count == 1 and not self._task.done():
+            self._task.cancel()
+            return
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        """Give SIGINT back to the handler it had before."""
+        if self._installed:
+            self._installed = False
+            with contextlib.suppress(Exception):
+                self._loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

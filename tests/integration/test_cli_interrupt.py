@@ -25,10 +25,15 @@ def test_sigint_keeps_results_so_far(serve: Callable[..., Server], tmp_path: Pat
     config.write_text(f"allow_private_hosts: true\ntimeout: 30.0\nreports_dir: {tmp_path / 'reports'}\n"
                       f"history_path: {tmp_path / 'history.db'}\n")
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "linkaudit", "audit", str(catalog), "--config", str(config), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    # A child inherits an ignored SIGINT (this suite run as a background job); give it a handled one.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "linkaudit", "audit", str(catalog), "--config", str(config), "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and len(slow.seen(path_prefix="/slow")) < 2:
         time.sleep(0.05)
