@@ -24,6 +24,7 @@ import httpx
 import pytest
 import trustme
 from checkkit import run_async
+from testweb import stop_listening
 
 from linkaudit.check.h1 import MAX_CHUNK_LINE, MAX_HEAD_BYTES, H1Pool, H1Response
 from linkaudit.check.h1wire import (
@@ -138,7 +139,7 @@ class RawServer:
     async def stop(self) -> None:
         self._stopping.set()
         assert self._server is not None
-        self._server.close()
+        await stop_listening(self._server)
         for writer in self._writers:
             writer.transport.abort()
         if self._tasks:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from checkkit import make_link, make_settings, run_async, run_check
-from testweb import Response, Server
+from testweb import Response, Server, stop_listening
 
 from linkaudit.check import new_event_loop
 from linkaudit.check.netio import AsyncioBackend
@@ -73,7 +73,7 @@ class _ClosingIdleServer:
 
     async def stop(self) -> None:
         assert self._server is not None
-        self._server.close()
+        await stop_listening(self._server)
         await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

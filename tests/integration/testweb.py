@@ -31,7 +31,9 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -85,10 +87,83 @@ DROP = Response(-1)
 App = Callable[[Request], Awaitable[Response]]
 
 
-class Server:
+async def stop_listening(server: asyncio.base_events.Server) -> None:
+    """``server.close()``, without leaking the connections it is accepting at that moment.
+
+    On Python 3.11 a connection already accepted, whose transport is not made
+    yet (that takes one more step of the loop), fails in ``Server._attach``
+    once the server is closed; asyncio drops the error and the socket with
+    it, unclosed, and the garbage collector's ResourceWarning then fails some
+    later test.  A test that connects and leaves at once races its server's
+    stop this way.  So: stop accepting, let the accepts under way make their
+    transports, refuse what the kernel queued since, and only then close.
+    """
+    loop = asyncio.get_running_loop()
+    sockets = list(server.sockets)
+    for sock in sockets:
+        loop.remove_reader(sock.fileno())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    for sock in sockets:
+        with socket.socket(fileno=os.dup(sock.fileno())) as listener:
+            listener.setblocking(False)
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:  # BlockingIOError: nothing queued
+                    break
+                conn.close()
+    server.close()
+
+
+class _Connections:
+    """The connections a test server accepted or opened, so that stopping it ends every one.
+
+    Python 3.11's ``Server.close`` stops listening but leaves accepted
+    connections open, and ``wait_closed`` returns at once; a handler that
+    starts after the stop, or a half-closed connection nobody closes, would
+    be left for the garbage collector, whose ResourceWarning then fails
+    whichever later test it happens to run in.
+    """
+
+    def __init__(self) -> None:
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
+
+    def _track(self, *writers: asyncio.StreamWriter) -> bool:
+        """Register the running handler and its writers; False (and the writers aborted) once stopped."""
+        if self._stopped:
+            for writer in writers:
+                writer.transport.abort()
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._writers.update(writers)
+        return True
+
+    async def _end_connections(self) -> None:
+        self._stopped = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the aborted transports' connection_lost callbacks
+
+
+class Server(_Connections):
     """One listening socket serving an ``App`` over HTTP/1.1 (optionally TLS)."""
 
     def __init__(self, app: App, *, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        super().__init__()
         self.app = app
         self.host = host
         self.tls = tls
@@ -99,7 +174,6 @@ class Server:
         self.log: list[Request] = []
         self.counts: Counter[str] = Counter()
         self._server: asyncio.base_events.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -128,14 +202,14 @@ class Server:
     async def stop(self) -> None:
         """Stop listening and drop open connections."""
         if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.transport.abort()
+            await stop_listening(self._server)
+            await self._end_connections()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
+        if not self._track(writer):
+            return
         try:
             while True:
                 try:
@@ -560,10 +634,11 @@ class VirtualHosts:
         return await app(req)
 
 
-class Proxy:
+class Proxy(_Connections):
     """An HTTP forward proxy: CONNECT tunnels and absolute-form requests, to names in its table only."""
 
     def __init__(self, routes: dict[str, tuple[str, int]]) -> None:
+        super().__init__()
         self.routes = routes
         self.connects: list[str] = []
         self.forwards: list[str] = []
@@ -581,16 +656,28 @@ class Proxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and end the tunnels still open (both of their sides)."""
         if self._server is not None:
-            self._server.close()
+            await stop_listening(self._server)
+            await self._end_connections()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
+        if not self._track(writer):
             return
+        up_writer: asyncio.StreamWriter | None = None
+        try:
+            up_writer = await self._tunnel(reader, writer)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            for side in (writer, up_writer):
+                if side is not None:
+                    with contextlib.suppress(Exception):
+                        side.close()
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.StreamWriter | None:
+        """Answer one proxy request; the upstream writer, once there is one."""
+        head = await reader.readuntil(b"\r\n\r\n")
         method, target, _ = head.decode("latin-1").split("\r\n", 1)[0].split(" ", 2)
         if method == "CONNECT":
             self.connects.append(target)
@@ -600,17 +687,17 @@ class Proxy:
             parts = urlsplit(target)
             self.forwards.append(target)
             address = self.routes.get(f"{parts.hostname}:{parts.port or 80}")
+        if address is not None:
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*address)
+            except OSError:
+                address = None
         if address is None:
             writer.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             await writer.drain()
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*address)
-        except OSError:
-            writer.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            writer.close()
-            return
+            return None
+        if not self._track(up_writer):
+            return up_writer
         if method == "CONNECT":
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
@@ -629,3 +716,4 @@ class Proxy:
                     dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        return up_writer
