@@ -28,6 +28,7 @@ HEAD: the web answers both after the same latency.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -54,6 +55,7 @@ from harness import (
     profile_summary,
     require_linkaudit,
     run_measured,
+    run_on_terminal,
     tool_version,
     write_catalog,
     write_verified_catalog,
@@ -179,6 +181,32 @@ def run_lychee(args: argparse.Namespace, lychee: str, catalog: Path, web: Latenc
 
 # -- the table ------------------------------------------------------------------
 
+def progress_liveness(args: argparse.Namespace, catalog: Path, web: LatencyWeb, workdir: Path,
+                      quiet_wall: float | None) -> str:
+    """One more linkaudit run, on a pseudo-terminal so the rich bar draws: how live does it stay?"""
+    outdir = workdir / "linkaudit-terminal"
+    outdir.mkdir()
+    argv = [
+        *LINKAUDIT, "audit", catalog, "--allow-private", "--no-cache", "--no-history",
+        "--concurrency", args.concurrency, "--host-concurrency", args.host_concurrency, "--output", outdir,
+    ]
+    start, done = b"checking", f"{args.links}/{args.links}".encode()
+    web.reset()
+    run = run_on_terminal(argv, timeout=args.run_timeout, env=clean_env({"TERM": "xterm"}), markers=(start, done))
+    if run.timed_out or start not in run.marks or done not in run.marks:
+        state = "timed out" if run.timed_out else f"exit {run.returncode}"
+        return f"progress: no complete bar seen on the terminal ({state})"
+    first, last = run.marks[start], run.marks[done]
+    times = [t for t, _ in run.chunks if first <= t <= last]
+    gaps = [b - a for a, b in itertools.pairwise(times)] or [0.0]
+    overhead = f" vs {quiet_wall:.2f} s quiet ({run.wall_s / quiet_wall - 1:+.0%})" if quiet_wall else ""
+    return (
+        f"progress (one more linkaudit run, on a terminal): bar drawn at {first:.2f} s, complete at {last:.2f} s; "
+        f"{len(times)} redraws while checking, longest gap {max(gaps):.2f} s (median {statistics.median(gaps):.2f} s); "
+        f"wall {run.wall_s:.2f} s{overhead}, exit {run.returncode}"
+    )
+
+
 def ideal_seconds(args: argparse.Namespace, counts: list[int]) -> float:
     """max(N*L/C_global, max over hosts of n_h*L/C_host)."""
     return max(args.links * args.latency / args.concurrency, max(counts) * args.latency / args.host_concurrency)
@@ -263,6 +291,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="lychee --host-request-interval (default 0s; lychee's own default is 50ms)")
     parser.add_argument("--linkaudit-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for linkaudit audit (repeatable)")
+    parser.add_argument("--progress", action="store_true",
+                        help="also run linkaudit once on a pseudo-terminal and report how live its progress bar stays")
     parser.add_argument("--profile", action="store_true",
                         help="run linkaudit under cProfile and print its top functions on stderr (slows it down)")
     parser.add_argument("--run-timeout", type=float, default=None, help="kill a run after S seconds")
@@ -345,7 +375,14 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{PROG}: {tool} run {n + 1}: "
                               f"{'timed out' if last.measured.timed_out else f'exit {last.measured.returncode}'}; "
                               f"stderr: {last.measured.stderr_tail(3) or '(empty)'}", file=sys.stderr)
+            liveness = None
+            if args.progress and "linkaudit" in args.tools:
+                print("running linkaudit on a terminal ...", file=sys.stderr, flush=True)
+                quiet = [r.measured.wall_s for r in runs if r.tool == "linkaudit" and r.ok is not None]
+                liveness = progress_liveness(args, catalog, web, workdir, statistics.median(quiet) if quiet else None)
         print_report(args, runs, counts, form, versions, startup)
+        if liveness:
+            print(f"\n{liveness}")
     finally:
         if args.keep:
             print(f"\ncatalog and reports kept in {workdir}")

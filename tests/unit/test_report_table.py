@@ -108,4 +108,20 @@ def test_rich_progress_runs_through_a_whole_check(capsys: pytest.CaptureFixture[
     for status in (Status.OK, Status.BROKEN, Status.ERROR):
         progress.advance(result("web:x.org/a", status))
     progress.finish()
-    assert "3/3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "3/3" in err
+    assert "1 broken, 1 error" in err
+
+
+def test_rich_progress_draws_the_counts_it_has_at_each_redraw(capsys: pytest.CaptureFixture[str]) -> None:
+    """The bar reads the counts when it draws; a link finished just before a lull is on the next frame."""
+    progress = terminal.RichProgress()
+    progress.start(4)
+    progress.advance(result("web:x.org/a", Status.OK))
+    progress.advance(result("web:x.org/b", Status.BLOCKED))
+    task = progress._bar.tasks[0]
+    assert task.completed == 0  # finishing a link costs no call into rich...
+    progress._bar.get_renderable()  # ...a redraw (rich's refresh thread, 10 a second) takes the counts
+    assert (task.completed, task.fields["counts"]) == (2, "1 blocked")
+    progress.finish()
+    assert "2/4" in capsys.readouterr().err
