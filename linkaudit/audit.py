@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
-from .errors import InputError
+from .errors import InputError, Terminated
 from .model import CheckResult, Citation, Extraction, HistoryEntry, Link, LinkKey, Report
 
 if TYPE_CHECKING:
@@ -73,68 +73,79 @@ def _run_checks(
         coro.close()
         raise
     task = loop.create_task(coro)
-    sigint = _SigintCancels(loop, task)
+    signals = _SignalsCancel(loop, task)
     try:
         return loop.run_until_complete(task)
     except asyncio.CancelledError:
-        if sigint.count:
-            raise KeyboardInterrupt from None
+        if signals.received is not None:
+            raise signals.interrupt() from None
         raise
     except KeyboardInterrupt:
-        if not sigint.count:  # raised where it landed (no handler of ours): let the checker clean up
+        if signals.received is None:  # raised where it landed (no handler of ours): let the checker clean up
             task.cancel()
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
         raise
     finally:
-        sigint.restore()
+        signals.restore()
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
-class _SigintCancels:
-    """While the checks run, Ctrl-C cancels the checker's task instead of raising wherever it lands.
+class _SignalsCancel:
+    """While the checks run, SIGINT (Ctrl-C) and SIGTERM cancel the checker's task instead of killing or
+    raising wherever they land.
 
     A ``KeyboardInterrupt`` raised at an arbitrary bytecode can land inside a
-    worker task or a connection pool's bookkeeping; a signal handler on the
-    loop (as ``asyncio.Runner`` has) cancels the one task at an ``await``, and
-    the loop's wakeup fd wakes a ``select`` that is waiting for a slow server.
-    The second Ctrl-C raises at once.  Nothing is installed when SIGINT is
-    ignored (``nohup``, a background job), off the main thread, or where the
-    loop has no signal support.
+    worker task or the loop's own bookkeeping; a signal handler on the loop
+    (as ``asyncio.Runner`` has for SIGINT) cancels the one task at an
+    ``await``, and the loop's wakeup fd wakes a ``select`` that is waiting for
+    a slow server.  SIGTERM (a CI job cancelled or past its time limit) would
+    otherwise end the process at once, without the results so far; here it
+    is an interrupt too (``Terminated``, exit 143).  A second signal raises at
+    once.  Nothing is installed for a signal that is ignored (``nohup``, a
+    background job), off the main thread, or where the loop has no signal
+    support.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        self.count = 0
+        self.received: int | None = None
         self._loop = loop
         self._task = task
-        self._previous: Any = None
-        self._installed = False
+        self._previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return
-        previous = signal.getsignal(signal.SIGINT)
-        if previous in (signal.SIG_IGN, None):
-            return
-        try:
-            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-        except (NotImplementedError, RuntimeError, ValueError):
-            return
-        self._previous, self._installed = previous, True
+        for sig in self.SIGNALS:
+            previous = signal.getsignal(sig)
+            if previous in (signal.SIG_IGN, None):
+                continue
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._previous[sig] = previous
 
-    def _on_sigint(self) -> None:
-        self.count += 1
-        if self.count == 1 and not self._task.done():
+    def interrupt(self) -> KeyboardInterrupt:
+        """The exception that stands for the signal received."""
+        return Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
+
+    def _on_signal(self, sig: int) -> None:
+        if self.received is None and not self._task.done():
+            self.received = sig
             self._task.cancel()
             return
-        raise KeyboardInterrupt
+        self.received = self.received or sig
+        raise self.interrupt()
 
     def restore(self) -> None:
-        """Give SIGINT back to the handler it had before."""
-        if self._installed:
-            self._installed = False
+        """Give each signal back to the handler it had before."""
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
             with contextlib.suppress(Exception):
-                self._loop.remove_signal_handler(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._previous)
+                self._loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -346,21 +357,21 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
             cached = store.cached_ok({link.key for link in links}, ttl=settings.cache_ttl)
         to_check = [link for link in links if link.key not in cached]
         progress = _Collector(make_progress(quiet=args.quiet))
-        interrupted = False
+        interrupted: KeyboardInterrupt | None = None
         try:
             checked = _run_checks(
                 check_links(to_check, settings, progress=progress, papers=extraction.papers, etags=store),
                 settings.event_loop,
             )
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the results so far are reported
+            interrupted = exc
             checked = tuple(sorted(progress.results, key=lambda r: r.key))
         results = _with_cached(checked, cached, links, extraction)
         previous: dict[LinkKey, str] | None = None
         history: dict[LinkKey, HistoryEntry] = {}
         if store is not None:
             previous = store.previous_run_statuses()
-            if not interrupted:
+            if interrupted is None:
                 entries = store.record_run(results, started_at=started, sources=list(args.paths))
                 history = {entry.key: entry for entry in entries}
             else:
@@ -376,12 +387,12 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
         started_at=started,
         duration_s=round(time.monotonic() - clock, 3),
         history=tuple(history[k] for k in sorted(history)),
-        interrupted=interrupted,
+        interrupted=interrupted is not None,
     )
     settle()
     json_path, md_path = write_reports(report, settings.reports_dir, report_stem(args.paths, args.shard))
     _print_stdout(report, args.format, quiet=args.quiet, json_path=json_path)
     print(f"linkaudit: reports written to {json_path} and {md_path}", file=sys.stderr)
-    if interrupted:
-        return 130
+    if interrupted is not None:
+        return 143 if isinstance(interrupted, Terminated) else 130  # cli.ExitCode.TERMINATED / INTERRUPTED
     return 1 if failing_results(report, history, settings.policy, previous) else 0

@@ -7,7 +7,7 @@
     linkaudit merge   PART.json... [--output FILE]
 
 Exit codes: 0 nothing broken, 1 broken links found (per the failure policy),
-2 usage/config/input error, 3 network unavailable, 130 interrupted.
+2 usage/config/input error, 3 network unavailable, 130 interrupted, 143 terminated (SIGTERM).
 Heavy modules (httpx, rich, yaml) are imported lazily so ``--help`` is fast.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import ConfigError, InputError, LinkauditError, NetworkUnavailable, StoreError
+from .errors import ConfigError, InputError, LinkauditError, NetworkUnavailable, StoreError, Terminated
 
 
 class ExitCode(enum.IntEnum):
@@ -35,6 +35,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     NETWORK = 3
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -43,6 +44,7 @@ EXIT_CODES_HELP = """exit codes:
   2  usage, config or input error (one line on stderr names the problem)
   3  the links could not be checked: the network is unavailable
   130 interrupted (Ctrl-C); results so far are kept
+  143 terminated (SIGTERM: a cancelled or timed-out CI job); results so far are kept
 """
 
 EXTRACT_FORMATS = ("json", "markdown", "table")
@@ -299,6 +301,9 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
     except LinkauditError as exc:
         print(f"linkaudit: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    except Terminated:
+        print("linkaudit: terminated", file=sys.stderr)
+        return ExitCode.TERMINATED
     except KeyboardInterrupt:
         print("linkaudit: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -7,6 +7,9 @@
      └── NetworkUnavailable  nothing at all could be reached         -> exit 3
 
 Only ``cli.py`` turns these into a one-line message and an exit code.
+
+    KeyboardInterrupt        Ctrl-C (SIGINT) while checking          -> exit 130
+     └── Terminated          SIGTERM while checking                  -> exit 143
 """
 
 from __future__ import annotations
@@ -30,3 +33,7 @@ class StoreError(LinkauditError):
 
 class NetworkUnavailable(LinkauditError):
     """No host at all could be reached: this machine (or its proxy) is offline."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during the checks (a CI job cancelled or timed out): handled as an interrupt, exit 143."""

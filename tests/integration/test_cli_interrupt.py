@@ -1,21 +1,25 @@
-"""Ctrl-C during an audit: a real `linkaudit` process gets SIGINT and keeps the results it already has."""
+"""Ctrl-C or SIGTERM during an audit: a real `linkaudit` process keeps the results it already has."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from testweb import Origin, Server
 
 
-def test_sigint_keeps_results_so_far(serve: Callable[..., Server], tmp_path: Path) -> None:
-    """SIGINT mid-run exits 130 with no traceback, and the report holds the finished links, marked interrupted."""
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_keeps_results_so_far(serve: Callable[..., Server], tmp_path: Path, sig: int, code: int) -> None:
+    """SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job) mid-run exits 130 or 143 with no traceback, and the
+    report holds the finished links, marked interrupted; the history records no run."""
     fast, slow = serve(Origin()), serve(Origin())
     lines = [f"- {fast.url}/status/200?n={i}" for i in range(3)]
     lines += [f"- {slow.url}/slow?delay=20&n={i}" for i in range(2)]
@@ -38,13 +42,15 @@ def test_sigint_keeps_results_so_far(serve: Callable[..., Server], tmp_path: Pat
     while time.monotonic() < deadline and len(slow.seen(path_prefix="/slow")) < 2:
         time.sleep(0.05)
     time.sleep(0.3)  # the fast links are long done by now
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     try:
         _, err = process.communicate(timeout=15)
     finally:
         process.kill()
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert "Traceback" not in err
     report = json.loads((tmp_path / "reports" / "list.json").read_text())
     assert report["interrupted"] is True
     assert sorted(r["status"] for r in report["results"]) == ["ok", "ok", "ok"]
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)  # an interrupted run is no history

@@ -1,4 +1,4 @@
-"""Ctrl-C while the checks run: the loop's SIGINT handler cancels the checker's task at an ``await``."""
+"""Ctrl-C or SIGTERM while the checks run: the loop's signal handler cancels the checker's task at an ``await``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from linkaudit.audit import _run_checks
+from linkaudit.errors import Terminated
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +36,8 @@ def default_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _interrupt_after(delay: float) -> threading.Timer:
-    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+def _interrupt_after(delay: float, sig: int = signal.SIGINT) -> threading.Timer:
+    timer = threading.Timer(delay, os.kill, (os.getpid(), sig))
     timer.start()
     return timer
 
@@ -139,3 +140,25 @@ def test_a_cancellation_that_is_not_a_sigint_is_not_reported_as_one(default_sigi
 
     with pytest.raises(asyncio.CancelledError):
         _run_checks(checker())  # type: ignore[arg-type]
+
+
+def test_sigterm_is_an_interrupt_too(default_sigint: None) -> None:
+    """A cancelled or timed-out CI job's SIGTERM: the checker cleans up, the caller sees ``Terminated``."""
+    cleaned: list[str] = []
+
+    async def checker() -> tuple[()]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cleaned.append("closed")
+            raise
+        return ()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    timer = _interrupt_after(0.2, signal.SIGTERM)
+    with pytest.raises(Terminated):
+        _run_checks(checker())  # type: ignore[arg-type]
+    timer.join()
+    assert cleaned == ["closed"]
+    assert signal.getsignal(signal.SIGTERM) == previous
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
