@@ -29,6 +29,8 @@ from .model import CheckResult, Citation, Extraction, HistoryEntry, Link, LinkKe
 if TYPE_CHECKING:
     import asyncio
 
+SECOND_SIGNAL_GRACE_S = 1.0
+"""After a second Ctrl-C, how long the checker's interrupted clean-up may still take."""
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
 
@@ -85,6 +87,12 @@ def _run_checks(
             task.cancel()
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
+        elif not task.done():  # a second signal: the clean-up it interrupted gets a moment, no more
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.wait([task], timeout=SECOND_SIGNAL_GRACE_S))
+            if not task.done():  # abandoned on purpose: no "Task was destroyed but it is pending!" at exit
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
         raise
     finally:
         signals.restore()
