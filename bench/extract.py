@@ -15,8 +15,12 @@ repetition; hosts stay the same).  For each variant it measures:
 * the floor: reading the file and one ``re.findall(r"https?://\\S+", text)`` over it;
 * ``lychee --dump FILE`` beside it (best of R), and the ratios to each.
 
+``--variant collection`` measures a collection instead, the size the project's README plans for: 170
+files of 160 papers each (ids from 0 in each, every URL and DOI unique), in one directory.
+
     .venv/bin/python bench/extract.py
     .venv/bin/python bench/extract.py --papers 50000 --repeat 5 --variant unique
+    .venv/bin/python bench/extract.py --variant collection --repeat 5
 """
 
 from __future__ import annotations
@@ -114,11 +118,11 @@ def make_unique(chunk: str, copy: int) -> str:
     return LINK_TOKEN.sub(change, chunk)
 
 
-def build_catalog(papers: int, path: Path, *, unique: bool = False) -> int:
+def build_catalog(papers: int, path: Path, *, unique: bool = False, first_copy: int = 0) -> int:
     """Repeat the sample's papers with ids 0..papers-1; returns the number of papers written.
 
-    With ``unique``, every URL and DOI of copy k (papers 200k..200k+199) carries k (``make_unique``),
-    so a cache keyed by URL or by paper text gains nothing from the repetition.
+    With ``unique``, every URL and DOI of copy k (papers 200k..200k+199) carries ``first_copy + k``
+    (``make_unique``), so a cache keyed by URL or by paper text gains nothing from the repetition.
     """
     text = SAMPLE.read_text(encoding="utf-8")
     starts = [m.start() for m in HEADING.finditer(text)]
@@ -134,7 +138,7 @@ def build_catalog(papers: int, path: Path, *, unique: bool = False) -> int:
         for new_id in range(papers):
             chunk = chunks[new_id % len(chunks)]
             if unique:
-                chunk = make_unique(chunk, new_id // len(chunks))
+                chunk = make_unique(chunk, first_copy + new_id // len(chunks))
             heading = HEADING.match(chunk)
             assert heading is not None  # every chunk starts at a heading
             out.write(f"{heading[1]}{new_id}{heading[3]}{chunk[heading.end():]}")
@@ -142,15 +146,29 @@ def build_catalog(papers: int, path: Path, *, unique: bool = False) -> int:
     return papers
 
 
+def build_collection(pages: int, page_papers: int, directory: Path) -> int:
+    """``pages`` catalog pages of ``page_papers`` papers each (ids from 0 in each, as a collection's venues
+    and years have them), every URL and DOI unique across the whole collection; returns the papers written."""
+    directory.mkdir()
+    copies = -(-page_papers // 200)
+    for page in range(pages):
+        build_catalog(page_papers, directory / f"list{page:03d}.md", unique=True, first_copy=page * copies)
+    return pages * page_papers
+
+
+def _texts(path: Path) -> list[Path]:
+    return sorted(path.glob("*.md")) if path.is_dir() else [path]
+
+
 def floor_seconds(path: Path, repeat: int) -> tuple[float, float, int]:
-    """Best times of (read + regex scan) and of the scan alone; and the number of matches."""
+    """Best times of (read + regex scan) and of the scan alone; and the number of matches (a directory: its files)."""
     best_total = best_scan = float("inf")
     matches = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        text = path.read_text(encoding="utf-8", errors="replace")
+        texts = [file.read_text(encoding="utf-8", errors="replace") for file in _texts(path)]
         t1 = time.perf_counter()
-        matches = len(FLOOR.findall(text))
+        matches = sum(len(FLOOR.findall(text)) for text in texts)
         t2 = time.perf_counter()
         best_total = min(best_total, t2 - t0)
         best_scan = min(best_scan, t2 - t1)
@@ -168,15 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--papers", type=int, default=10_000, help="papers in the catalog (default 10000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts (default 3)")
-    parser.add_argument("--variant", choices=("repeated", "unique", "both"), default="both",
-                        help="the catalog's links as in the sample, made unique per copy, or both (default)")
+    parser.add_argument("--variant", choices=("repeated", "unique", "both", "collection"), default="both",
+                        help="the catalog's links as in the sample, made unique per copy, or both (default); "
+                             "collection: --pages files of --page-papers papers each, links unique")
+    parser.add_argument("--pages", type=int, default=170, help="files of the collection variant (default 170)")
+    parser.add_argument("--page-papers", type=int, default=160,
+                        help="papers per file of the collection variant (default 160: 27,200 in all)")
     parser.add_argument("--no-lychee", action="store_true", help="skip lychee --dump")
     parser.add_argument("--lychee", metavar="PATH", help="the lychee binary (default: the venv's, then PATH)")
     parser.add_argument("--run-timeout", type=float, default=300.0, help="kill a run after S seconds (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the catalog and outputs under bench/out/")
     args = parser.parse_args(argv)
-    if args.papers < 1 or args.repeat < 1:
-        parser.error("--papers and --repeat must be at least 1")
+    if min(args.papers, args.repeat, args.pages, args.page_papers) < 1:
+        parser.error("--papers, --repeat, --pages and --page-papers must be at least 1")
     lychee = ""
     try:
         require_linkaudit("extract", "linkaudit.extract")
@@ -202,9 +224,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args: argparse.Namespace, lychee: str, workdir: Path, variant: str) -> int:
-    catalog = workdir / f"catalog-{args.papers}-{variant}.md"
-    papers = build_catalog(args.papers, catalog, unique=variant == "unique")
-    size_mb = catalog.stat().st_size / 1e6
+    if variant == "collection":
+        catalog = workdir / f"collection-{args.pages}x{args.page_papers}"
+        papers = build_collection(args.pages, args.page_papers, catalog)
+        described = (f"{args.pages} files of {args.page_papers} papers (ids from 0 in each), every URL and DOI "
+                     f"unique, {papers:,} papers")
+    else:
+        catalog = workdir / f"catalog-{args.papers}-{variant}.md"
+        papers = build_catalog(args.papers, catalog, unique=variant == "unique")
+        described = (f"{papers} papers ({papers // 200} x examples/cvpr-2022-list06.md, new ids"
+                     f"{', every URL and DOI unique per copy' if variant == 'unique' else ''})")
+    size_mb = sum(file.stat().st_size for file in _texts(catalog)) / 1e6
     env = clean_env()
     status = 0
 
@@ -259,9 +289,7 @@ def measure(args: argparse.Namespace, lychee: str, workdir: Path, variant: str) 
         dump_links = sum(1 for line in dump_runs[0].stdout.read_text().splitlines() if line.strip())
 
     # the table
-    print(f"\ncatalog ({variant}): {papers} papers ({papers // 200} x examples/cvpr-2022-list06.md, new ids"
-          f"{', every URL and DOI unique per copy' if variant == 'unique' else ''}), {size_mb:.1f} MB; "
-          f"best of {args.repeat}\n")
+    print(f"\ncatalog ({variant}): {described}, {size_mb:.1f} MB; best of {args.repeat}\n")
     rows = []
     cli = best(cli_runs) if cli_runs else None
     dump = best(dump_runs) if dump_runs else None

@@ -1,24 +1,28 @@
-"""Parallel extraction: one large catalog's text -> the ``extract_text`` result, from forked workers.
+"""Parallel extraction: catalog texts -> their ``extract_text`` results, from forked workers.
 
-A helper of the extraction stage (``extract.extract_paths`` calls it for big inputs).  The decoded
-text is cut at paper headings into stretches (``cut_points``); the first is extracted here, the
-others in child processes forked for them, a few consecutive stretches each.  A child shares the
+A helper of the extraction stage (``extract.extract_paths`` calls it for big inputs: one large
+file, or many files that are large together, as a collection of a few hundred pages is).  The
+decoded texts, one after the other, are cut into parts of about equal size (``plan_parts``); a cut
+inside a file falls on a paper heading, so a part is a run of pieces, each a whole file or a
+stretch of one.  The first part is extracted here, the others in child processes forked for them,
+a few consecutive parts each.  A child shares the
 text copy-on-write and sends each stretch as soon as it is done, packed as plain tuples (pickling
 the frozen dataclasses themselves costs ~4x more, most of it here), so this process unpacks the
-first ones while the child still works on its last.  ``join_stretches`` puts them together in
-order, exactly as ``extract_text(text, path)`` would have found them; when a file's papers repeat
-an id across stretches, it extracts the whole text here instead.
+first ones while the child still works on its last.  ``join_stretches`` puts each file's stretches
+together in order, exactly as ``extract_text(text, path)`` would have found them; when a file's
+papers repeat an id across stretches, it extracts that whole text here instead.
 
 Only a single-threaded process forks (fork and threads do not mix), only on Linux (where fork is
-the usual way to start a worker), and only for texts of at least ``extract.PARALLEL_MIN_CHARS``.
-A child that fails (an exception, a signal, an out-of-memory kill) costs time, never a different
-result: the stretches it did not send are extracted here, where an error surfaces as it would in
-a serial run.  An interrupt (Ctrl-C) or an error here kills the children before it propagates.
+the usual way to start a worker), and only for texts of at least ``extract.PARALLEL_MIN_CHARS``
+together.  A child that fails (an exception, a signal, an out-of-memory kill) costs time, never a
+different result: the pieces it did not send are extracted here, where an error surfaces as it
+would in a serial run.  An interrupt (Ctrl-C) or an error here kills the children before it propagates.
 This module starts processes and passes data between them; it reads and writes no files.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import gc
@@ -37,8 +41,13 @@ from .model import CodeClaim, Confidence, Kind, Link, LinkKey, Paper, Repair, So
 FIRST_SHARE = 0.5
 """The share of the text this process extracts itself when two work."""
 PARTS_PER_CHILD = 4
-"""Stretches a child extracts and sends one at a time: this process unpacks the first ones while the
+"""Parts a child extracts and sends one at a time: this process unpacks the first ones while the
 child still works on its last (unpacking is ~7 % of the work, and only the last part's waits)."""
+
+Source = tuple[str, str]
+"""An input as ``extract_text`` takes it: (path, decoded text)."""
+Piece = tuple[int, int, int]
+"""(index of the source, start, end): a whole text or a stretch of it cut at paper headings."""
 
 _KINDS = {kind.value: kind for kind in Kind}
 _CONFIDENCES = {confidence.value: confidence for confidence in Confidence}
@@ -56,52 +65,99 @@ def available_workers() -> int:
 
 
 def cut_points(text: str, parts: int, first_share: float = FIRST_SHARE) -> list[int]:
-    """Offsets ``[0, c1, ..., len(text)]`` cutting ``text`` at paper headings into up to ``parts`` stretches.
+    """Offsets ``[0, c1, ..., len(text)]`` cutting one text at paper headings as ``plan_parts`` does."""
+    return [0, *(part[-1][2] for part in plan_parts([text], parts, first_share))] if text else [0, 0]
 
-    The first stretch gets ``first_share`` of the text, the others equal shares of the rest; each
-    cut is moved forward to the next heading (``extract_stretch`` needs a paper's block whole).
+
+def plan_parts(texts: Sequence[str], parts: int, first_share: float = FIRST_SHARE) -> list[list[Piece]]:
+    """``texts``, one after the other, cut into up to ``parts`` parts of pieces, in order.
+
+    The first part gets ``first_share`` of all the characters, the others equal shares of the
+    rest.  A cut inside a text is moved forward to the next paper heading (``extract_stretch``
+    needs a paper's block whole) or to the text's end.  The pieces of a text are consecutive and
+    cover it; an empty text is in none.
     """
-    bounds = [0]
+    starts = list(itertools.accumulate(map(len, texts), initial=0))
+    total = starts[-1]
+    cuts = [0]
     for k in range(1, parts):
-        target = int(len(text) * (first_share + (1 - first_share) * (k - 1) / (parts - 1)))
-        cut = next_heading(text, max(target, bounds[-1] + 1))
-        if cut is None:
+        target = max(int(total * (first_share + (1 - first_share) * (k - 1) / (parts - 1))), cuts[-1] + 1)
+        if target >= total:
             break
-        bounds.append(cut)
-    bounds.append(len(text))
-    return bounds
+        index = bisect.bisect_right(starts, target) - 1  # the text the target falls in
+        local = target - starts[index]
+        heading = next_heading(texts[index], local) if local > 0 else 0
+        cut = starts[index] + (len(texts[index]) if heading is None else heading)
+        if cut >= total:
+            break
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    cuts.append(total)
+    plan: list[list[Piece]] = []
+    for lo, hi in itertools.pairwise(cuts):
+        pieces = []
+        index = bisect.bisect_right(starts, lo) - 1  # the first text with characters at lo
+        while index < len(texts) and starts[index] < hi:
+            begin, end = starts[index], starts[index + 1]
+            if max(lo, begin) < min(hi, end):
+                pieces.append((index, max(lo, begin) - begin, min(hi, end) - begin))
+            index += 1
+        plan.append(pieces)
+    return [pieces for pieces in plan if pieces]
 
 
 def extract_parallel(text: str, path: str, *, workers: int) -> tuple[tuple[Paper, ...], tuple[Link, ...]]:
     """``extract_text(text, path)``, computed by ``workers`` processes (this one and forked children)."""
+    return extract_sources([(path, text)], workers=workers)[0]
+
+
+def extract_sources(sources: Sequence[Source], *, workers: int) -> list[tuple[tuple[Paper, ...], tuple[Link, ...]]]:
+    """``extract_text(text, path)`` of each source, in order, computed by ``workers`` processes."""
+    texts = [text for _, text in sources]
     parts = 1 + (workers - 1) * PARTS_PER_CHILD
-    bounds = cut_points(text, parts, FIRST_SHARE if workers == 2 else 1 / workers)
-    stretches = list(itertools.pairwise(bounds))
-    if len(stretches) < 2:
-        return extract_text(text, path)
-    rest = stretches[1:]
-    size = -(-len(rest) // (workers - 1))  # each child gets consecutive stretches
-    groups = [rest[i:i + size] for i in range(0, len(rest), size)]
+    plan = plan_parts(texts, parts, FIRST_SHARE if workers == 2 else 1 / workers)
+    if len(plan) < 2:
+        return [extract_text(text, path) for path, text in sources]
+    rest = plan[1:]
+    size = -(-len(rest) // (workers - 1))  # each child gets consecutive parts
+    groups = [list(itertools.chain.from_iterable(rest[i:i + size])) for i in range(0, len(rest), size)]
+    found: dict[Piece, Stretch] = {}
     children: list[_Child | None] = []
     try:
         for group in groups:
             try:
-                children.append(_fork(functools.partial(_send_stretches, text, path, group)))
+                children.append(_fork(functools.partial(_send_stretches, sources, group)))
             except OSError:  # no process (or memory file) to be had: this process extracts the group
                 children.append(None)
-        results = [extract_stretch(text, path, start=stretches[0][0], end=stretches[0][1])]
+        for piece in plan[0]:
+            found[piece] = _extract_piece(sources, piece)
         for child, group in zip(children, groups, strict=True):
-            received = 0
-            for packed in child.receive() if child is not None else ():
-                results.append(_unpack(packed, path))
-                received += 1
-            # a failed child: the stretches it did not send, here (an error then surfaces as in a serial run)
-            results.extend(extract_stretch(text, path, start=start, end=end) for start, end in group[received:])
+            for piece, packed in child.receive() if child is not None else ():
+                found[piece] = _unpack(packed, sources[piece[0]][0])
+            # a failed child: the pieces it did not send, here (an error then surfaces as in a serial run)
+            for piece in group:
+                if piece not in found:
+                    found[piece] = _extract_piece(sources, piece)
     finally:  # also on Ctrl-C or an error here: no child outlives this call
         for child in children:
             if child is not None:
                 child.close()
-    return join_stretches(text, path, bounds, results)
+    by_source: list[list[Piece]] = [[] for _ in sources]
+    for piece in itertools.chain.from_iterable(plan):
+        by_source[piece[0]].append(piece)
+    results = []
+    for (path, text), pieces in zip(sources, by_source, strict=True):
+        if not pieces:  # an empty text
+            results.append(extract_text(text, path))
+            continue
+        bounds = [pieces[0][1], *(end for _, _, end in pieces)]
+        results.append(join_stretches(text, path, bounds, [found[piece] for piece in pieces]))
+    return results
+
+
+def _extract_piece(sources: Sequence[Source], piece: Piece, start_line: int | None = None) -> Stretch:
+    path, text = sources[piece[0]]
+    return extract_stretch(text, path, start=piece[1], end=piece[2], start_line=start_line)
 
 
 def join_stretches(text: str, path: str, bounds: Sequence[int],
@@ -138,13 +194,17 @@ _PackedLink = tuple[str, str, str, str, str | None, int, tuple[tuple[str, str], 
 _Packed = tuple[list[_PackedPaper], list[_PackedLink], str | None, str | None]
 
 
-def _send_stretches(text: str, path: str, group: Sequence[tuple[int, int]], send: Callable[[bytes], None]) -> None:
-    """In a child: extract each stretch and send it at once, packed and pickled."""
-    line = 1 + text.count("\n", 0, group[0][0])  # then counted stretch by stretch
-    for start, end in group:
-        stretch = extract_stretch(text, path, start=start, end=end, start_line=line)
-        send(pickle.dumps(_pack(stretch), protocol=pickle.HIGHEST_PROTOCOL))
-        line += text.count("\n", start, end)
+def _send_stretches(sources: Sequence[Source], group: Sequence[Piece], send: Callable[[bytes], None]) -> None:
+    """In a child: extract each piece and send it at once, packed and pickled with the piece it is."""
+    lines: dict[int, tuple[int, int]] = {}  # source -> (offset, its line number): counted piece by piece
+    for piece in group:
+        index, start, _ = piece
+        text = sources[index][1]
+        offset, line = lines.get(index, (0, 1))
+        line += text.count("\n", offset, start)
+        stretch = _extract_piece(sources, piece, start_line=line)
+        send(pickle.dumps((piece, _pack(stretch)), protocol=pickle.HIGHEST_PROTOCOL))
+        lines[index] = (start, line)
 
 
 def _pack(stretch: Stretch) -> _Packed:
@@ -193,16 +253,16 @@ class _Child:
         self._store = store
         self._reaped = False
 
-    def receive(self) -> Iterator[_Packed]:
-        """The child's stretches as it sends them, then its exit; fewer when it failed on the way."""
+    def receive(self) -> Iterator[tuple[Piece, _Packed]]:
+        """The child's pieces as it sends them, then its exit; fewer when it failed on the way."""
         with open(self._notes, "rb", closefd=False) as notes:
             while len(note := notes.read(_NOTE.size)) == _NOTE.size:  # a note comes after its stretch is whole
                 offset, size = _NOTE.unpack(note)
                 data = os.pread(self._store, size, offset)
                 if len(data) != size:
                     break
-                packed: _Packed = pickle.loads(data)
-                yield packed
+                sent: tuple[Piece, _Packed] = pickle.loads(data)
+                yield sent
         os.waitpid(self._pid, 0)
         self._reaped = True
 

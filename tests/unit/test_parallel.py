@@ -61,22 +61,25 @@ def test_parallel_extraction_equals_serial(sample_text: str, tmp_path: Path, wor
 
 
 def test_default_workers_split_a_big_file(sample_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """By default a file over the threshold goes to as many processes as CPUs (at least two), a small one to none."""
-    calls: list[int] = []
-    real = parallel.extract_parallel
+    """By default inputs over the threshold go to as many processes as CPUs (at least two), small ones to none."""
+    calls: list[tuple[int, int]] = []
+    real = parallel.extract_sources
 
-    def counted(text: str, path: str, *, workers: int) -> tuple[tuple[object, ...], tuple[object, ...]]:
-        calls.append(workers)
-        return real(text, path, workers=workers)
+    def counted(sources: list[tuple[str, str]], *, workers: int) -> list[tuple[tuple[object, ...], ...]]:
+        calls.append((len(sources), workers))
+        return real(sources, workers=workers)  # type: ignore[return-value]
 
-    monkeypatch.setattr(parallel, "extract_parallel", counted)
+    monkeypatch.setattr(parallel, "extract_sources", counted)
     monkeypatch.setattr(parallel, "available_workers", lambda: 2)
     monkeypatch.setattr(extract, "PARALLEL_MIN_CHARS", 100_000)
     big, small = tmp_path / "big.md", tmp_path / "small.md"
     big.write_text(_catalog(sample_text, 2), encoding="utf-8")
     small.write_text(sample_text[:50_000], encoding="utf-8")
     assert extract_paths([str(big), str(small)]) == extract_paths([str(big), str(small)], workers=1)
-    assert calls == [2]
+    assert calls == [(2, 2)]  # both files, in one batch, in two processes
+    calls.clear()
+    assert len(extract_paths([str(small)]).papers) > 0
+    assert calls == []
 
 
 def test_cuts_fall_on_headings(sample_text: str) -> None:
@@ -137,9 +140,9 @@ def test_a_failed_worker_costs_time_not_results(sample_text: str, failure: str,
     """A worker that raises or dies (at once, or after sending a stretch) costs time, not results."""
     real = parallel._send_stretches
 
-    def broken(text: str, path: str, group: list[tuple[int, int]], send: Callable[[bytes], None]) -> None:
+    def broken(sources: list[tuple[str, str]], group: list[tuple[int, int, int]], send: Callable[[bytes], None]) -> None:
         if failure == "killed-after-one":
-            real(text, path, group[:1], send)
+            real(sources, group[:1], send)
         if failure.startswith("killed"):
             os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError("worker bug")
@@ -173,7 +176,8 @@ def test_interrupt_kills_the_workers(sample_text: str, monkeypatch: pytest.Monke
             raise KeyboardInterrupt
         return real(text, path, start=start, end=end, start_line=start_line, after=after)
 
-    def slow_worker(text: str, path: str, group: list[tuple[int, int]], send: Callable[[bytes], None]) -> None:
+    def slow_worker(sources: list[tuple[str, str]], group: list[tuple[int, int, int]],
+                    send: Callable[[bytes], None]) -> None:
         time.sleep(60)
 
     monkeypatch.setattr(parallel, "extract_stretch", own_stretch_interrupted)
@@ -201,3 +205,97 @@ def test_small_input_and_threads_stay_in_process(sample_path: Path, monkeypatch:
     finally:
         stop.set()
         thread.join()
+
+
+# -- many files: a collection of catalog pages, extracted together ------------------------------------
+
+# Texts a collection holds: pages cut from the sample (ids restart in each), an empty file, one without
+# headings, one whose first paper has no heading line before it, and CUT_TEXT's oddities.
+_PAGES = [
+    SAMPLE.read_text(encoding="utf-8")[:40_000],
+    "",
+    "no headings, just https://example.org/a and 10.1000/xyz.\n",
+    SAMPLE.read_text(encoding="utf-8")[40_000:90_000],
+    CUT_TEXT,
+    "## [0] Lone\n**URL**: [d](https://doi.org/10.1000/1)\n\nCode: https://github.com/a/b.\n",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_plan_over_many_texts_covers_each_text_at_headings(data: st.DataObject) -> None:
+    """Whatever the parts and share: a text's pieces are consecutive, cover it, and cut only at headings."""
+    texts = data.draw(st.lists(st.sampled_from(_PAGES), min_size=1, max_size=8))
+    parts = data.draw(st.integers(min_value=1, max_value=12))
+    share = data.draw(st.floats(min_value=0.05, max_value=0.95))
+    plan = parallel.plan_parts(texts, parts, share)
+    assert 1 <= len(plan) <= parts or not any(texts)
+    pieces = [piece for part in plan for piece in part]
+    assert pieces == sorted(pieces)  # in order: text by text, stretch by stretch
+    for index, text in enumerate(texts):
+        mine = [(start, end) for i, start, end in pieces if i == index]
+        if not text:
+            assert mine == []
+            continue
+        assert mine[0][0] == 0 and mine[-1][1] == len(text)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(mine))
+        heads = set(_headings(text)) | {len(text)}
+        assert {end for _, end in mine} <= heads
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_many_texts_in_parallel_equal_each_extracted_alone(data: st.DataObject) -> None:
+    """Two to four processes over a drawn collection: each text's result is its own serial extraction."""
+    texts = data.draw(st.lists(st.sampled_from(_PAGES), min_size=1, max_size=6))
+    workers = data.draw(st.integers(min_value=2, max_value=4))
+    sources = [(f"page{i}.md", text) for i, text in enumerate(texts)]
+    assert parallel.extract_sources(sources, workers=workers) == [extract_text(t, p) for p, t in sources]
+    assert _no_children_left()
+
+
+def test_a_collection_of_small_pages_is_extracted_in_parallel(sample_text: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages each far below the threshold but over it together (170 pages of a venue's years) fork workers,
+    and the extraction is the serial one; in batches too."""
+    pages = tmp_path / "catalog"
+    pages.mkdir()
+    for k in range(12):  # pages of 50 papers, ids from 0 in each, as a real collection has
+        chunk = sample_text[: len(sample_text) // 4]
+        (pages / f"list{k:02d}.md").write_text(chunk, encoding="utf-8")
+    forks: list[int] = []
+    real_fork = parallel._fork
+
+    def counted_fork(work: Callable[[Callable[[bytes], None]], None]) -> object:
+        forks.append(1)
+        return real_fork(work)
+
+    monkeypatch.setattr(parallel, "_fork", counted_fork)
+    monkeypatch.setattr(parallel, "available_workers", lambda: 2)
+    monkeypatch.setattr(extract, "PARALLEL_MIN_CHARS", 200_000)
+    serial = extract_paths([str(pages)], workers=1)
+    assert forks == []
+    assert extract_paths([str(pages)]) == serial
+    assert forks == [1]
+    assert len({paper.source.path for paper in serial.papers}) == 12
+    forks.clear()
+    monkeypatch.setattr(extract, "BATCH_CHARS", 400_000)  # three or four pages a batch
+    assert extract_paths([str(pages)]) == serial
+    assert len(forks) >= 2
+    assert _no_children_left()
+
+
+@pytest.mark.parametrize("failure", ["exception", "killed-after-one"])
+def test_a_failed_worker_over_many_files_costs_time_not_results(failure: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = parallel._send_stretches
+
+    def broken(sources: list[tuple[str, str]], group: list[tuple[int, int, int]], send: Callable[[bytes], None]) -> None:
+        if failure == "killed-after-one":
+            real(sources, group[:1], send)
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError("worker bug")
+
+    monkeypatch.setattr(parallel, "_send_stretches", broken)
+    sources = [(f"p{i}.md", text) for i, text in enumerate(_PAGES * 2)]
+    assert parallel.extract_sources(sources, workers=3) == [extract_text(t, p) for p, t in sources]
+    assert _no_children_left()
