@@ -358,7 +358,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
 
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     clock = time.monotonic()
-    store = None if args.no_history else open_store(settings.history_path)
+    store = None if args.no_history else open_store(settings.history_path, keep_runs=settings.history_keep_runs)
     try:
         cached: dict[LinkKey, CheckResult] = {}
         if store is not None and settings.use_cache:

@@ -123,6 +123,9 @@ class Settings:
     cache_ttl: float = 86_400.0
     use_cache: bool = True
     history_path: str = ".linkaudit/history.db"
+    history_keep_runs: int = 30
+    """Runs whose per-link rows the history keeps (``diff --since-last`` needs one; the per-link summary,
+    "failing for N runs since ...", is kept whatever this is).  A run costs ~100 bytes per link."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     reports_dir: str = "reports"
     check_suggestions: bool = True
@@ -245,6 +248,7 @@ def _validate(settings: Settings) -> None:
         "retry.attempts": settings.retry.attempts,
         "github.batch_size": settings.github.batch_size,
         "policy.fail_after_runs": settings.policy.fail_after_runs,
+        "history_keep_runs": settings.history_keep_runs,
     }
     for key, value in positive.items():
         if value < 1:

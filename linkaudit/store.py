@@ -53,8 +53,8 @@ APPLICATION_ID = 0x4C4B4155
 DEFAULT_BUSY_TIMEOUT = 30.0
 """Seconds a run waits for another run's write lock before giving up with a ``StoreError``."""
 
-DEFAULT_KEEP_RUNS = 100
-"""Per-run check rows are kept for this many runs; the per-link summary is kept forever."""
+DEFAULT_KEEP_RUNS = 30
+"""Per-run check rows are kept for this many runs (``history_keep_runs``); the per-link summary is kept forever."""
 
 _CHUNK = 500  # keys per `IN (...)` query; well under SQLite's variable limit
 
@@ -147,11 +147,15 @@ class _LinkRow:
     first_failed: str | None
 
 
+_ENCODE_SORTED = json.JSONEncoder(sort_keys=True).encode
+"""``json.dumps(value, sort_keys=True)``, without building an encoder per call (a third of ``record_run``'s time)."""
+
+
 def _projection(result: CheckResult) -> str:
     """The part of a verified result the cache serves again (JSON, sorted keys)."""
     repo = result.repo
     doi = result.doi
-    return json.dumps({
+    return _ENCODE_SORTED({
         "url": result.url,
         "http_status": result.http_status,
         "final_url": result.final_url,
@@ -166,7 +170,7 @@ def _projection(result: CheckResult) -> str:
             "registered": doi.registered, "target": doi.target, "title": doi.title,
             "title_matches": doi.title_matches,
         },
-    }, sort_keys=True)
+    })
 
 
 def _from_projection(key: str, kind: str, data: Mapping[str, Any]) -> CheckResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_history_across_runs_and_failure_policy(board: tuple[Switchboard, Server
     """new -> broken for three runs (exit 1 only from the third with fail_after_runs: 3) -> fixed (exit 0)."""
     app, server = board
     catalog = _catalog(tmp_path, server.url, ["/stable", "/flaps"])
-    config = _config(tmp_path, policy={"fail_after_runs": 3}, cache_ttl=0)
+    config = _config(tmp_path, policy={"fail_after_runs": 3}, cache_ttl=0, history_keep_runs=2)
     code, report = _audit(catalog, config)
     assert code == 0
     app.status["/flaps"] = 404
@@ -97,8 +98,10 @@ def test_history_across_runs_and_failure_policy(board: tuple[Switchboard, Server
         failures.append(broken["consecutive_failures"])
         assert broken["status"] == "broken" and broken["definitive"] is True
     assert codes == [0, 0, 1]
-    assert failures == [1, 2, 3]
+    assert failures == [1, 2, 3]  # counted over four runs though only two runs' rows are kept
     assert "broken for 3 runs" in (tmp_path / "reports" / "catalog.md").read_text()
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        assert db.execute("SELECT count(*), count(DISTINCT run_id) FROM checks").fetchone() == (4, 2)
     app.status["/flaps"] = 200
     code, report = _audit(catalog, config)
     fixed = next(r for r in report["results"] if r["url"].endswith("/flaps"))

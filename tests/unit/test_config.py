@@ -55,6 +55,7 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
         ("exclude: ['([']\n", "'exclude[0]' is not a valid regex"),
         ("exclude: '^x'\n", "exclude: expected a list"),
         ("concurrency: 0\n", "'concurrency' must be at least 1"),
+        ("history_keep_runs: 0\n", "'history_keep_runs' must be at least 1"),
         ("policy:\n  fail_on: [borked]\n", "unknown status 'borked'"),
         ("github:\n  batch_size: 500\n", "at most 100"),
         ("event_loop: fastest\n", "'event_loop' must be one of auto, uvloop, asyncio"),
