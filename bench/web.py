@@ -2,7 +2,7 @@
 
 The server listens on 127.0.0.2 ... 127.0.0.(N+1), all on the same port (all of
 127/8 is local on Linux), answers every request (HEAD, GET, anything) with 200
-after a chosen latency, keeps connections alive, and counts per host (per
+(404 for a path under ``/404/``) after a chosen latency, keeps connections alive, and counts per host (per
 listening address): requests, connections, and the peak number of requests in
 flight (received but not yet answered).  It stops by itself after a time limit.
 
@@ -233,9 +233,10 @@ class _Connection(asyncio.Protocol):
             host.in_flight += 1
             host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
         body = b"" if method == b"HEAD" else BODY
+        status = b"404 Not Found" if parts[1].startswith(b"/404/") else b"200 OK"
         response = (
-            b"HTTP/1.1 200 OK\r\nServer: linkaudit-bench-web\r\nContent-Type: text/html; charset=utf-8\r\n"
-            b"Content-Length: %d\r\n%s\r\n" % (len(BODY), b"" if keep_alive else b"Connection: close\r\n")
+            b"HTTP/1.1 %s\r\nServer: linkaudit-bench-web\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Content-Length: %d\r\n%s\r\n" % (status, len(BODY), b"" if keep_alive else b"Connection: close\r\n")
         ) + body
         loop = self.web._loop
         assert loop is not None
