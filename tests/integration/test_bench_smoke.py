@@ -1,0 +1,38 @@
+"""The bench instruments still run: each script at a tiny size prints its table and exits 0.
+
+Not a timing test: the numbers are not looked at, only that the instruments work (``bench/README.md``
+is where numbers live).  Everything stays on loopback; lychee is left out (it is the bench extra).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASES = {
+    "audit": (["bench/audit.py", "--links", "40", "--hosts", "3", "--latency", "0.002", "--no-lychee",
+               "--progress", "--run-timeout", "60"], ["wall/ideal", "progress (one more linkaudit run"]),
+    "extract": (["bench/extract.py", "--papers", "400", "--repeat", "1", "--variant", "unique", "--no-lychee"],
+                ["linkaudit extract (CLI)", "floor"]),
+    "extract-collection": (["bench/extract.py", "--variant", "collection", "--pages", "3", "--page-papers", "50",
+                            "--repeat", "1", "--no-lychee"], ["3 files of 50 papers"]),
+    "nightly": (["bench/nightly.py", "--links", "60", "--hosts", "3", "--nights", "2", "--fail-every", "10"],
+                ["history MB"]),
+    "github": (["bench/github.py", "--repos", "30", "--latency", "0.002"], ["token"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bench_script_runs(case: str) -> None:
+    argv, expected = CASES[case]
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    for text in expected:
+        assert text in done.stdout, done.stdout[-2000:]
