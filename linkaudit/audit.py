@@ -13,24 +13,17 @@ import contextlib
 import gc
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import Settings, load_settings
 from .errors import InputError, Terminated
 from .model import CheckResult, Citation, Extraction, HistoryEntry, Link, LinkKey, Report
 
-if TYPE_CHECKING:
-    import asyncio
-
-SECOND_SIGNAL_GRACE_S = 1.0
-"""After a second Ctrl-C, how long the checker's interrupted clean-up may still take."""
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
 
@@ -50,110 +43,6 @@ class _Collector:
 
     def finish(self) -> None:
         self.inner.finish()
-
-
-def _run_checks(
-    coro: Coroutine[Any, Any, tuple[CheckResult, ...]], event_loop: str = "asyncio"
-) -> tuple[CheckResult, ...]:
-    """Run the checker on a fresh event loop.
-
-    Unlike ``asyncio.run`` this does not wait for the default executor: on an
-    offline machine, ``getaddrinfo`` threads stuck on an unreachable resolver
-    would otherwise hold the exit for seconds after the run already knows the
-    network is down.  Ctrl-C cancels the checker (which closes its client) and
-    surfaces as ``KeyboardInterrupt``; a second Ctrl-C stops waiting for that
-    clean-up.  The loop is chosen by the ``event_loop`` setting (asyncio by
-    default; uvloop optional).
-    """
-    import asyncio
-
-    from .check import new_event_loop
-
-    try:
-        loop = new_event_loop(event_loop)
-    except BaseException:
-        coro.close()
-        raise
-    task = loop.create_task(coro)
-    signals = _SignalsCancel(loop, task)
-    try:
-        return loop.run_until_complete(task)
-    except asyncio.CancelledError:
-        if signals.received is not None:
-            raise signals.interrupt() from None
-        raise
-    except KeyboardInterrupt:
-        if signals.received is None:  # raised where it landed (no handler of ours): let the checker clean up
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(task)
-        elif not task.done():  # a second signal: the clean-up it interrupted gets a moment, no more
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(asyncio.wait([task], timeout=SECOND_SIGNAL_GRACE_S))
-            if not task.done():  # abandoned on purpose: no "Task was destroyed but it is pending!" at exit
-                task._log_destroy_pending = False  # type: ignore[attr-defined]
-        raise
-    finally:
-        signals.restore()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-
-class _SignalsCancel:
-    """While the checks run, SIGINT (Ctrl-C) and SIGTERM cancel the checker's task instead of killing or
-    raising wherever they land.
-
-    A ``KeyboardInterrupt`` raised at an arbitrary bytecode can land inside a
-    worker task or the loop's own bookkeeping; a signal handler on the loop
-    (as ``asyncio.Runner`` has for SIGINT) cancels the one task at an
-    ``await``, and the loop's wakeup fd wakes a ``select`` that is waiting for
-    a slow server.  SIGTERM (a CI job cancelled or past its time limit) would
-    otherwise end the process at once, without the results so far; here it
-    is an interrupt too (``Terminated``, exit 143).  A second signal raises at
-    once.  Nothing is installed for a signal that is ignored (``nohup``, a
-    background job), off the main thread, or where the loop has no signal
-    support.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        self.received: int | None = None
-        self._loop = loop
-        self._task = task
-        self._previous: dict[int, Any] = {}
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in self.SIGNALS:
-            previous = signal.getsignal(sig)
-            if previous in (signal.SIG_IGN, None):
-                continue
-            try:
-                loop.add_signal_handler(sig, self._on_signal, sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue
-            self._previous[sig] = previous
-
-    def interrupt(self) -> KeyboardInterrupt:
-        """The exception that stands for the signal received."""
-        return Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
-
-    def _on_signal(self, sig: int) -> None:
-        if self.received is None and not self._task.done():
-            self.received = sig
-            self._task.cancel()
-            return
-        self.received = self.received or sig
-        raise self.interrupt()
-
-    def restore(self) -> None:
-        """Give each signal back to the handler it had before."""
-        previous, self._previous = self._previous, {}
-        for sig, handler in previous.items():
-            with contextlib.suppress(Exception):
-                self._loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -361,6 +250,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
     from .merge import in_shard
     from .policy import failing_results
     from .report.terminal import make_progress
+    from .runner import run_checks
     from .store import open_store
 
     settings = settings_from_args(args)
@@ -384,7 +274,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
         progress = _Collector(make_progress(quiet=args.quiet))
         interrupted: KeyboardInterrupt | None = None
         try:
-            checked = _run_checks(
+            checked = run_checks(
                 check_links(to_check, settings, progress=progress, papers=extraction.papers, etags=store),
                 settings.event_loop,
             )

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from linkaudit.audit import _run_checks
 from linkaudit.errors import Terminated
+from linkaudit.runner import run_checks as _run_checks
 
 
 @pytest.fixture(autouse=True)
