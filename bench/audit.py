@@ -32,17 +32,14 @@ import itertools
 import json
 import math
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import (
     LINKAUDIT,
-    OUT,
     Measured,
     ToolMissing,
     clean_env,
@@ -56,6 +53,7 @@ from harness import (
     require_linkaudit,
     run_measured,
     run_on_terminal,
+    scratch,
     tool_version,
     write_catalog,
     write_verified_catalog,
@@ -337,9 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs_per_tool = len(args.tools) * args.repeat
     time_limit = 120 + args.run_timeout * (runs_per_tool + 2)  # the web outlives every bounded run
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="audit-", dir=OUT))
-    try:
+    with scratch("audit-", keep=args.keep, contents="catalog and reports") as workdir:
         try:
             web = LatencyWeb(hosts=args.hosts, latency=args.latency, time_limit=time_limit).start()
         except (RuntimeError, ValueError, OSError) as exc:
@@ -383,11 +379,6 @@ def main(argv: list[str] | None = None) -> int:
         print_report(args, runs, counts, form, versions, startup)
         if liveness:
             print(f"\n{liveness}")
-    finally:
-        if args.keep:
-            print(f"\ncatalog and reports kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     bad = [r for r in runs if r.measured.timed_out or r.ok != args.links]
     return 1 if bad else 0
 

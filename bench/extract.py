@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,7 +36,6 @@ from typing import Any
 
 from harness import (
     LINKAUDIT,
-    OUT,
     PYTHON,
     ROOT,
     Measured,
@@ -51,6 +48,7 @@ from harness import (
     machine,
     require_linkaudit,
     run_measured,
+    scratch,
     tool_version,
 )
 
@@ -207,20 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     except ToolMissing as exc:
         return fail(PROG, str(exc))
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="extract-", dir=OUT))
-    try:
-        print(f"machine: {machine()}")
-        print(f"tools: {', '.join(v for v in (tool_version(LINKAUDIT), tool_version([lychee]) if lychee else '') if v)}")
-        variants = ("repeated", "unique") if args.variant == "both" else (args.variant,)
-        return max(measure(args, lychee, workdir, variant) for variant in variants)
-    except ToolMissing as exc:
-        return fail(PROG, str(exc))
-    finally:
-        if args.keep:
-            print(f"\ncatalog and outputs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with scratch("extract-", keep=args.keep, contents="catalog and outputs") as workdir:
+        try:
+            print(f"machine: {machine()}")
+            print(f"tools: {', '.join(v for v in (tool_version(LINKAUDIT), tool_version([lychee]) if lychee else '') if v)}")
+            variants = ("repeated", "unique") if args.variant == "both" else (args.variant,)
+            return max(measure(args, lychee, workdir, variant) for variant in variants)
+        except ToolMissing as exc:
+            return fail(PROG, str(exc))
 
 
 def measure(args: argparse.Namespace, lychee: str, workdir: Path, variant: str) -> int:

@@ -33,9 +33,7 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import sys
-import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -44,7 +42,6 @@ from typing import Any
 
 from harness import (
     LINKAUDIT,
-    OUT,
     ROOT,
     Measured,
     ToolMissing,
@@ -55,6 +52,7 @@ from harness import (
     machine,
     require_linkaudit,
     run_measured,
+    scratch,
     tool_version,
     write_verified_catalog,
 )
@@ -291,10 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(exc))
 
     repos = plant(args.repos, missing=args.missing, archived=args.archived, renamed=args.renamed, seed=args.seed)
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="github-", dir=OUT))
-    runs: list[Run] = []
-    try:
+    with scratch("github-", keep=args.keep, contents="catalog, config and reports") as workdir:
+        runs: list[Run] = []
         urls = [f"https://github.com/{r.slug}" for r in repos]
         try:
             catalog, form = write_verified_catalog(workdir, urls, args.catalog, args.run_timeout)
@@ -319,11 +315,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             gh.close()
         print_report(args, runs, repos, form)
-    finally:
-        if args.keep:
-            print(f"\ncatalog, config and reports kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     expected = Counter(r.verdict for r in repos)
     bad = [r for r in runs if r.measured.timed_out or r.statuses.get("broken", 0) != expected["broken"]
            or sum(r.statuses.values()) != len(repos)]

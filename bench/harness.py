@@ -19,9 +19,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -397,3 +398,18 @@ def run_on_terminal(
     finally:
         os.close(leader)
     return OnTerminal(None if timed_out else returncode, time.perf_counter() - t0, timed_out, chunks, marks)
+
+
+@contextlib.contextmanager
+def scratch(prefix: str, *, keep: bool, contents: str) -> Iterator[Path]:
+    """A new directory under ``bench/out/`` for one run's files; deleted afterwards unless ``keep``
+    (then its path is printed, naming its ``contents``)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT))
+    try:
+        yield workdir
+    finally:
+        if keep:
+            print(f"\n{contents} kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

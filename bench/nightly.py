@@ -19,15 +19,11 @@ size of the history database.  ``--fail-every K`` makes every K-th link answer
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 from audit import host_counts, link_hosts
 from harness import (
     LINKAUDIT,
-    OUT,
     ToolMissing,
     clean_env,
     fail,
@@ -36,6 +32,7 @@ from harness import (
     machine,
     require_linkaudit,
     run_measured,
+    scratch,
     tool_version,
     write_verified_catalog,
 )
@@ -63,54 +60,48 @@ def main(argv: list[str] | None = None) -> int:
     except ToolMissing as exc:
         return fail(PROG, str(exc))
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="nightly-", dir=OUT))
-    status = 0
-    try:
-        time_limit = 120 + args.run_timeout * (args.nights + 1)
-        with LatencyWeb(hosts=args.hosts, latency=args.latency, time_limit=time_limit).start() as web:
-            counts = host_counts(args.links, args.hosts, "uniform", 1.0)
-            urls = [web.url(h, f"/p/{i}") for i, h in enumerate(link_hosts(counts, "shuffled", 0))]
-            if args.fail_every:
-                urls = [url.replace("/p/", "/404/") if i % args.fail_every == 0 else url for i, url in enumerate(urls)]
-            catalog, _ = write_verified_catalog(workdir, urls, "papers", args.run_timeout)
-            history, reports = workdir / "history.db", workdir / "reports"
-            config = workdir / "config.yaml"
-            config.write_text(f"allow_private_hosts: true\nhistory_path: {history}\nreports_dir: {reports}\n",
-                              encoding="utf-8")
-            print(f"machine: {machine()}")
-            print(f"tools: {tool_version(LINKAUDIT)}")
-            print(f"scenario: {args.links} links over {args.hosts} hosts, latency {args.latency * 1000:g} ms, "
-                  f"{f'every {args.fail_every}th link 404, ' if args.fail_every else ''}"
-                  f"{args.nights} audits in a row with the history and cache on (cache_ttl 24 h)\n")
-            rows = []
-            for night in range(args.nights):
-                print(f"night {night + 1}/{args.nights} ...", file=sys.stderr, flush=True)
-                web.reset()
-                run = run_measured(
-                    [*LINKAUDIT, "audit", catalog, "--config", config, "--quiet", "--format", "json",
-                     "--output", reports],
-                    timeout=args.run_timeout, stdout=workdir / f"night-{night}.json",
-                    stderr=workdir / f"night-{night}.err", env=clean_env(),
-                )
-                stats = web.stats()
-                expected = 1 if args.fail_every else 0
-                if run.timed_out or run.returncode != expected:
-                    print(f"{PROG}: night {night + 1}: "
-                          f"{'timed out' if run.timed_out else f'exit {run.returncode}'}; {run.stderr_tail(3)}",
-                          file=sys.stderr)
-                    status = 1
-                rows.append([night + 1, "timeout" if run.timed_out else run.returncode, fmt(run.wall_s),
-                             fmt(run.cpu_s), fmt(run.maxrss_mb, 0), stats.requests,
-                             fmt(history.stat().st_size / 1e6, 1) if history.exists() else "-"])
-        print(format_table(["night", "exit", "wall s", "CPU s", "RSS MB", "requests", "history MB"], rows))
-    except ToolMissing as exc:
-        return fail(PROG, str(exc))
-    finally:
-        if args.keep:
-            print(f"\ncatalog, history and reports kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with scratch("nightly-", keep=args.keep, contents="catalog, history and reports") as workdir:
+        status = 0
+        try:
+            time_limit = 120 + args.run_timeout * (args.nights + 1)
+            with LatencyWeb(hosts=args.hosts, latency=args.latency, time_limit=time_limit).start() as web:
+                counts = host_counts(args.links, args.hosts, "uniform", 1.0)
+                urls = [web.url(h, f"/p/{i}") for i, h in enumerate(link_hosts(counts, "shuffled", 0))]
+                if args.fail_every:
+                    urls = [url.replace("/p/", "/404/") if i % args.fail_every == 0 else url for i, url in enumerate(urls)]
+                catalog, _ = write_verified_catalog(workdir, urls, "papers", args.run_timeout)
+                history, reports = workdir / "history.db", workdir / "reports"
+                config = workdir / "config.yaml"
+                config.write_text(f"allow_private_hosts: true\nhistory_path: {history}\nreports_dir: {reports}\n",
+                                  encoding="utf-8")
+                print(f"machine: {machine()}")
+                print(f"tools: {tool_version(LINKAUDIT)}")
+                print(f"scenario: {args.links} links over {args.hosts} hosts, latency {args.latency * 1000:g} ms, "
+                      f"{f'every {args.fail_every}th link 404, ' if args.fail_every else ''}"
+                      f"{args.nights} audits in a row with the history and cache on (cache_ttl 24 h)\n")
+                rows = []
+                for night in range(args.nights):
+                    print(f"night {night + 1}/{args.nights} ...", file=sys.stderr, flush=True)
+                    web.reset()
+                    run = run_measured(
+                        [*LINKAUDIT, "audit", catalog, "--config", config, "--quiet", "--format", "json",
+                         "--output", reports],
+                        timeout=args.run_timeout, stdout=workdir / f"night-{night}.json",
+                        stderr=workdir / f"night-{night}.err", env=clean_env(),
+                    )
+                    stats = web.stats()
+                    expected = 1 if args.fail_every else 0
+                    if run.timed_out or run.returncode != expected:
+                        print(f"{PROG}: night {night + 1}: "
+                              f"{'timed out' if run.timed_out else f'exit {run.returncode}'}; {run.stderr_tail(3)}",
+                              file=sys.stderr)
+                        status = 1
+                    rows.append([night + 1, "timeout" if run.timed_out else run.returncode, fmt(run.wall_s),
+                                 fmt(run.cpu_s), fmt(run.maxrss_mb, 0), stats.requests,
+                                 fmt(history.stat().st_size / 1e6, 1) if history.exists() else "-"])
+            print(format_table(["night", "exit", "wall s", "CPU s", "RSS MB", "requests", "history MB"], rows))
+        except ToolMissing as exc:
+            return fail(PROG, str(exc))
     return status
 
 

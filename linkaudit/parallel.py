@@ -64,11 +64,6 @@ def available_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def cut_points(text: str, parts: int, first_share: float = FIRST_SHARE) -> list[int]:
-    """Offsets ``[0, c1, ..., len(text)]`` cutting one text at paper headings as ``plan_parts`` does."""
-    return [0, *(part[-1][2] for part in plan_parts([text], parts, first_share))] if text else [0, 0]
-
-
 def plan_parts(texts: Sequence[str], parts: int, first_share: float = FIRST_SHARE) -> list[list[Piece]]:
     """``texts``, one after the other, cut into up to ``parts`` parts of pieces, in order.
 
@@ -104,11 +99,6 @@ def plan_parts(texts: Sequence[str], parts: int, first_share: float = FIRST_SHAR
             index += 1
         plan.append(pieces)
     return [pieces for pieces in plan if pieces]
-
-
-def extract_parallel(text: str, path: str, *, workers: int) -> tuple[tuple[Paper, ...], tuple[Link, ...]]:
-    """``extract_text(text, path)``, computed by ``workers`` processes (this one and forked children)."""
-    return extract_sources([(path, text)], workers=workers)[0]
 
 
 def extract_sources(sources: Sequence[Source], *, workers: int) -> list[tuple[tuple[Paper, ...], tuple[Link, ...]]]:

@@ -30,7 +30,7 @@ import httpx
 from ..classify import classify_url
 from ..config import Settings
 from ..errors import ConfigError, NetworkUnavailable
-from ..model import CheckResult, Citation, Kind, Link, LinkKey, Paper, Status
+from ..model import CheckResult, Kind, Link, LinkKey, Paper, Status, cited_result, link_citations
 from ..progress import NullProgress, Progress
 from ..suggest import hyphen_variants
 from .doi import DoiChecker
@@ -380,31 +380,12 @@ class _Run:
         self._record(link, result, started)
 
     def _record(self, link: Link, result: CheckResult, started: float) -> None:
-        group = self.groups.get(link.key, [link])
-        papers = tuple(
-            Citation(
-                paper=item.paper_id,
-                path=item.source.path,
-                line=item.source.line,
-                title=self.titles.get((item.source.path, item.paper_id or "")),
-            )
-            for item in group
-        )
-        # built field by field: ``dataclasses.replace`` costs twice as much, once per link
-        final = CheckResult(
+        papers = link_citations(self.groups.get(link.key, [link]), self.titles)
+        final = cited_result(
+            result,
             key=link.key,
             url=link.url,
             kind=link.kind,
-            status=result.status,
-            definitive=result.definitive,
-            http_status=result.http_status,
-            final_url=result.final_url,
-            redirects=result.redirects,
-            attempts=result.attempts,
-            detail=result.detail,
-            repo=result.repo,
-            doi=result.doi,
-            suggestions=result.suggestions,
             papers=papers,
             original=link.original,
             repairs=link.repairs,

@@ -18,13 +18,13 @@ import struct
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
 import trustme
 from checkkit import run_async
-from testweb import stop_listening
+from testweb import Connections, stop_listening
 
 from linkaudit.check.h1 import MAX_CHUNK_LINE, MAX_HEAD_BYTES, H1Pool, H1Response
 from linkaudit.check.h1wire import (
@@ -102,7 +102,7 @@ class _ClientClosed(Exception):
     """The client closed the connection where the server waited for its next request."""
 
 
-class RawServer:
+class RawServer(Connections):
     """A TCP (or TLS) server on 127.0.0.1 playing the next script on each connection it accepts.
 
     The last script is replayed for any further connection.  When a script
@@ -113,6 +113,7 @@ class RawServer:
 
     def __init__(self, scripts: Sequence[Script], tls: ssl.SSLContext | None, rcvbuf: int | None = None) -> None:
         assert scripts
+        super().__init__()
         self._scripts = scripts
         self._tls = tls
         self._rcvbuf = rcvbuf
@@ -124,8 +125,6 @@ class RawServer:
         self.alpn: list[str | None] = []
         self.errors: list[BaseException] = []
         self._stopping = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -140,13 +139,8 @@ class RawServer:
         self._stopping.set()
         assert self._server is not None
         await stop_listening(self._server)
-        for writer in self._writers:
-            writer.transport.abort()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=1.0)
+        await self._end_connections()
         await self._server.wait_closed()
-        for _ in range(3):
-            await asyncio.sleep(0)  # the aborted transports' connection_lost callbacks
 
     async def _read_request(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -163,10 +157,8 @@ class RawServer:
         self.requests.append(head + body)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.append(writer)
+        if not self._track(writer):
+            return
         script = self._scripts[min(self.connections, len(self._scripts) - 1)]
         self.connections += 1
         ssl_object = writer.get_extra_info("ssl_object")

@@ -116,7 +116,7 @@ async def stop_listening(server: asyncio.base_events.Server) -> None:
     server.close()
 
 
-class _Connections:
+class Connections:
     """The connections a test server accepted or opened, so that stopping it ends every one.
 
     Python 3.11's ``Server.close`` stops listening but leaves accepted
@@ -159,7 +159,7 @@ class _Connections:
             await asyncio.sleep(0)  # the aborted transports' connection_lost callbacks
 
 
-class Server(_Connections):
+class Server(Connections):
     """One listening socket serving an ``App`` over HTTP/1.1 (optionally TLS)."""
 
     def __init__(self, app: App, *, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
@@ -634,7 +634,7 @@ class VirtualHosts:
         return await app(req)
 
 
-class Proxy(_Connections):
+class Proxy(Connections):
     """An HTTP forward proxy: CONNECT tunnels and absolute-form requests, to names in its table only."""
 
     def __init__(self, routes: dict[str, tuple[str, int]]) -> None:

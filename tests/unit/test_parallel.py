@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from linkaudit import extract, parallel
 from linkaudit.catalog import next_heading
 from linkaudit.extract import extract_paths, extract_stretch, extract_text
-from linkaudit.parallel import cut_points, extract_parallel, join_stretches
+from linkaudit.parallel import FIRST_SHARE, join_stretches, plan_parts
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "cvpr-2022-list06.md"
 HEADING = re.compile(r"^(#{1,6}[ \t]+\[)(\d+)(\])", re.MULTILINE)
@@ -29,6 +29,16 @@ def _catalog(sample_text: str, copies: int) -> str:
     counter = iter(range(10**9))
     copy = sample_text.rstrip("\n") + "\n\n"
     return "".join(HEADING.sub(lambda m: f"{m[1]}{next(counter)}{m[3]}", copy) for _ in range(copies))
+
+
+def cut_points(text: str, parts: int, first_share: float = FIRST_SHARE) -> list[int]:
+    """Offsets ``[0, c1, ..., len(text)]`` of the parts ``plan_parts`` cuts one text into."""
+    return [0, *(part[-1][2] for part in plan_parts([text], parts, first_share))] if text else [0, 0]
+
+
+def extract_parallel(text: str, path: str, *, workers: int) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """One text through ``parallel.extract_sources``."""
+    return parallel.extract_sources([(path, text)], workers=workers)[0]
 
 
 def _headings(text: str) -> list[int]:

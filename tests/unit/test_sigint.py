@@ -43,23 +43,24 @@ def _interrupt_after(delay: float, sig: int = signal.SIGINT) -> threading.Timer:
     return timer
 
 
+async def _slow_checker(cleaned: list[str]) -> tuple[()]:
+    """A checker waiting on a slow server; cancelled, it cleans up (awaiting, as closing connections does)."""
+    try:
+        await asyncio.sleep(30)  # a slow server: the loop sits in select with nothing due
+    except asyncio.CancelledError:
+        await asyncio.sleep(0.01)
+        cleaned.append("closed")
+        raise
+    return ()
+
+
 def test_sigint_cancels_the_checker_and_lets_it_clean_up(default_sigint: None) -> None:
     """The checker sees a cancellation (its clean-up runs), the caller sees KeyboardInterrupt, promptly."""
     cleaned: list[str] = []
-
-    async def checker() -> tuple[()]:
-        try:
-            await asyncio.sleep(30)  # a slow server: the loop sits in select with nothing due
-        except asyncio.CancelledError:
-            await asyncio.sleep(0.01)  # clean-up may await (closing connections)
-            cleaned.append("closed")
-            raise
-        return ()
-
     timer = _interrupt_after(0.2)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        _run_checks(checker())  # type: ignore[arg-type]
+        _run_checks(_slow_checker(cleaned))  # type: ignore[arg-type]
     timer.join()
     assert time.monotonic() - started < 5
     assert cleaned == ["closed"]
@@ -156,19 +157,10 @@ def test_a_cancellation_that_is_not_a_sigint_is_not_reported_as_one(default_sigi
 def test_sigterm_is_an_interrupt_too(default_sigint: None) -> None:
     """A cancelled or timed-out CI job's SIGTERM: the checker cleans up, the caller sees ``Terminated``."""
     cleaned: list[str] = []
-
-    async def checker() -> tuple[()]:
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cleaned.append("closed")
-            raise
-        return ()
-
     previous = signal.getsignal(signal.SIGTERM)
     timer = _interrupt_after(0.2, signal.SIGTERM)
     with pytest.raises(Terminated):
-        _run_checks(checker())  # type: ignore[arg-type]
+        _run_checks(_slow_checker(cleaned))  # type: ignore[arg-type]
     timer.join()
     assert cleaned == ["closed"]
     assert signal.getsignal(signal.SIGTERM) == previous
