@@ -32,6 +32,7 @@ from .model import (
     cited_result,
     link_citations,
 )
+from .process import retain
 
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
@@ -286,6 +287,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
         interrupted=interrupted is not None,
     )
     settle()
+    retain((extraction, report), getattr(args, "own_process", False))  # freed with the process (``cli.run``)
     json_path, md_path = write_reports(report, settings.reports_dir, report_stem(args.paths, args.shard))
     _print_stdout(report, args.format, quiet=args.quiet, json_path=json_path)
     print(f"linkaudit: reports written to {json_path} and {md_path}", file=sys.stderr)

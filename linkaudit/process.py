@@ -1,0 +1,45 @@
+"""Ending the CLI's own process: flush, run the exit handlers, then leave without tearing the interpreter down.
+
+A normal ``sys.exit`` first frees every object still alive, one by one: the
+papers and links of an extraction (~13 ms for 10,000 papers), every imported
+module, then runs a last garbage collection.  The operating system reclaims
+all of that at once anyway.  ``exit_now`` does what matters of a normal exit
+(standard streams flushed, ``atexit`` handlers run: logging's flush is one)
+and then ``os._exit``.  mypy ends its process the same way, for the same
+reason.  ``retain`` keeps a command's large results referenced until then,
+so that they are not freed object by object when the command returns.
+
+Only the console entry point (``cli.run``) calls these; tests call
+``cli.main`` in-process, where ``retain`` with ``own_process=False`` does
+nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+from typing import NoReturn
+
+_RETAINED: list[object] = []
+
+
+def retain(value: object, own_process: bool) -> None:
+    """Keep ``value`` alive until ``exit_now`` (only in the CLI's own process)."""
+    if own_process:
+        _RETAINED.append(value)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush stdout and stderr, run the ``atexit`` handlers, and end the process with ``code``.
+
+    A stream that cannot be flushed any more (stdout closed early by ``| head``) is
+    left as it is: what it held has no reader.
+    """
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe, or a stream already closed
+                stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
