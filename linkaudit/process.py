@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 from typing import NoReturn
@@ -37,6 +38,7 @@ def exit_now(code: int) -> NoReturn:
     A stream that cannot be flushed any more (stdout closed early by ``| head``) is
     left as it is: what it held has no reader.
     """
+    gc.disable()  # nothing is left to collect: the process ends
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
             with contextlib.suppress(OSError, ValueError):  # a closed pipe, or a stream already closed
