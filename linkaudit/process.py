@@ -36,8 +36,12 @@ def exit_now(code: int) -> NoReturn:
     """Flush stdout and stderr, run the ``atexit`` handlers, and end the process with ``code``.
 
     A stream that cannot be flushed any more (stdout closed early by ``| head``) is
-    left as it is: what it held has no reader.
+    left as it is: what it held has no reader.  Under a profiler or a tracer
+    (``python -m cProfile``, a debugger, coverage) the process exits normally
+    instead, so that they can write what they gathered when ``sys.exit`` unwinds.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     gc.disable()  # nothing is left to collect: the process ends
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:

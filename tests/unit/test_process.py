@@ -75,3 +75,14 @@ def test_cli_output_complete_and_exit_code_kept(tmp_path: Path) -> None:
                              capture_output=True, env=env, timeout=60)
     assert missing.returncode == 2
     assert missing.stderr.decode().count("\n") == 1 and "no such file" in missing.stderr.decode()
+
+
+def test_a_profiler_still_gets_to_write_its_results(tmp_path: Path) -> None:
+    """``python -m cProfile -o F -m linkaudit …`` writes F: under a profiler the process exits normally."""
+    out = tmp_path / "run.prof"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "linkaudit", "extract", str(SAMPLE),
+                           "--format", "json", "--output", str(tmp_path / "x.json")], capture_output=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0 and (tmp_path / "x.json").exists()
