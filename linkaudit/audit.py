@@ -32,7 +32,7 @@ from .model import (
     cited_result,
     link_citations,
 )
-from .process import retain
+from .process import collector_paused, retain
 
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
@@ -236,8 +236,8 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
     from .store import open_store
 
     settings = settings_from_args(args)
-    extraction = extract_paths(args.paths, stdin=sys.stdin)
-    settle()
+    with collector_paused(getattr(args, "own_process", False)):  # and frozen after, as ``settle`` does
+        extraction = extract_paths(args.paths, stdin=sys.stdin)
     for warning in extraction.warnings:
         print(f"linkaudit: warning: {warning}", file=sys.stderr)
     links = list(extraction.links)

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
-import gc
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import ConfigError, InputError, LinkauditError, NetworkUnavailable, StoreError, Terminated
-from .process import exit_now, retain
+from .process import collector_paused, exit_now, retain
 
 
 class ExitCode(enum.IntEnum):
@@ -190,36 +189,11 @@ def _write_pieces(pieces: Iterable[str], output: str | None, *, force: bool) -> 
         raise InputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
-@contextlib.contextmanager
-def _without_cyclic_gc(own_process: bool) -> Iterator[None]:
-    """Pause the cyclic garbage collector (reference counting still frees everything as usual).
-
-    An extraction creates a few hundred thousand small objects (papers, links, their strings and
-    tuples) that all live until the report is written and form no reference cycles; the collector
-    would walk all of them again and again as they pile up (~10 % of an extract run).  The switch is
-    process-wide, so only a command that owns its process flips it (see ``main``).  On leaving, what
-    was made moves to the permanent generation first (``gc.freeze``): everything allocated while the
-    collector was off is still in its youngest generation, and the first allocation after
-    ``gc.enable`` would make it walk all of that once (~40 ms after 10,000 papers).
-    """
-    if not own_process:
-        yield
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
 def _cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract_paths
     from .report import extraction as render_extraction
 
-    with _without_cyclic_gc(args.own_process):
+    with collector_paused(args.own_process):
         extraction = extract_paths(args.paths, stdin=sys.stdin)
         retain(extraction, args.own_process)  # freed with the process, not object by object
         for warning in extraction.warnings:

@@ -1,4 +1,4 @@
-"""Ending the CLI's own process: flush, run the exit handlers, then leave without tearing the interpreter down.
+"""The CLI's own process: the collector paused while many objects are made, and an exit without a teardown.
 
 A normal ``sys.exit`` first frees every object still alive, one by one: the
 papers and links of an extraction (~13 ms for 10,000 papers), every imported
@@ -21,6 +21,7 @@ import contextlib
 import gc
 import os
 import sys
+from collections.abc import Iterator
 from typing import NoReturn
 
 _RETAINED: list[object] = []
@@ -30,6 +31,32 @@ def retain(value: object, own_process: bool) -> None:
     """Keep ``value`` alive until ``exit_now`` (only in the CLI's own process)."""
     if own_process:
         _RETAINED.append(value)
+
+
+@contextlib.contextmanager
+def collector_paused(own_process: bool) -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything as usual).
+
+    An extraction creates a few hundred thousand small objects (papers, links, their strings and
+    tuples) that all live until the report is written and form no reference cycles; the collector
+    would walk all of them again and again as they pile up (~10 % of an extraction: 41,000 papers
+    in 1.19 s instead of 1.33, medians of 6).  The switch is process-wide, so only a command that
+    owns its process flips it.  On leaving, what was made moves to the permanent generation first
+    (``gc.freeze``): everything allocated while the collector was off is still in its youngest
+    generation, and the first allocation after ``gc.enable`` would make it walk all of that once
+    (25-37 ms after 10,000 papers).
+    """
+    if not own_process:
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def exit_now(code: int) -> NoReturn:
