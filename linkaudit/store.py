@@ -29,20 +29,27 @@ result served from the cache never refreshes its own age.
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from .errors import StoreError
-from .model import CheckResult, DoiInfo, HistoryEntry, Kind, LinkKey, RepoInfo, Report, Status
+from .model import CheckResult, HistoryEntry, Kind, LinkKey, Report, Status
+from .storerows import (
+    LinkRow,
+    advance,
+    from_projection,
+    projection,
+    time_or,
+    to_datetime,
+    utc_iso,
+)
 
 SCHEMA_VERSION = 1
 """Version of the tables below, kept in ``PRAGMA user_version``; bump it with a migration."""
@@ -100,98 +107,6 @@ CREATE TABLE etags (
     stored_at  TEXT NOT NULL
 ) WITHOUT ROWID;
 """
-
-
-def utc_iso(value: datetime | str | float | None = None) -> str:
-    """A time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); a naive datetime or string is taken as UTC; None is now."""
-    return _to_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _to_datetime(value: datetime | str | float | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@functools.lru_cache(maxsize=8192)
-def _normalise(value: str) -> tuple[str, float] | None:
-    """An ISO time as (``YYYY-MM-DDTHH:MM:SSZ``, epoch seconds); None when unreadable.
-
-    Cached: the results of one run share a few thousand distinct seconds at most.
-    """
-    try:
-        moment = _to_datetime(value)
-    except ValueError:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.timestamp()
-
-
-def _time_or(value: str | None, fallback: str) -> tuple[str, float]:
-    """``value`` normalised (text and epoch), or ``fallback`` when it is missing or unreadable."""
-    parsed = _normalise(value) if value else None
-    if parsed is None:
-        parsed = _normalise(fallback)
-        assert parsed is not None  # the run time was validated by record_run
-    return parsed
-
-
-@dataclass(frozen=True, slots=True)
-class _LinkRow:
-    first_seen: str
-    last_ok: str | None
-    consecutive_failures: int
-    first_failed: str | None
-
-
-_ENCODE_SORTED = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(value, sort_keys=True)``, without building an encoder per call (a third of ``record_run``'s time)."""
-
-
-def _projection(result: CheckResult) -> str:
-    """The part of a verified result the cache serves again (JSON, sorted keys)."""
-    repo = result.repo
-    doi = result.doi
-    return _ENCODE_SORTED({
-        "url": result.url,
-        "http_status": result.http_status,
-        "final_url": result.final_url,
-        "redirects": list(result.redirects),
-        "detail": result.detail,
-        "checked_at": result.checked_at,
-        "repo": None if repo is None else {
-            "archived": repo.archived, "renamed_to": repo.renamed_to, "stars": repo.stars,
-            "pushed_at": repo.pushed_at, "empty": repo.empty, "disabled": repo.disabled,
-        },
-        "doi": None if doi is None else {
-            "registered": doi.registered, "target": doi.target, "title": doi.title,
-            "title_matches": doi.title_matches,
-        },
-    })
-
-
-def _from_projection(key: str, kind: str, data: Mapping[str, Any]) -> CheckResult:
-    repo = data.get("repo")
-    doi = data.get("doi")
-    return CheckResult(
-        key=LinkKey(key),
-        url=data["url"],
-        kind=Kind(kind),
-        status=Status.OK,
-        definitive=True,
-        http_status=data.get("http_status"),
-        final_url=data.get("final_url"),
-        redirects=tuple(data.get("redirects") or ()),
-        attempts=0,
-        detail=data.get("detail") or "",
-        repo=RepoInfo(**repo) if repo else None,
-        doi=DoiInfo(**doi) if doi else None,
-        checked_at=data.get("checked_at"),
-        from_cache=True,
-    )
 
 
 class Store:
@@ -260,7 +175,7 @@ class Store:
         wanted = sorted(set(keys))
         if ttl <= 0 or not wanted:
             return {}
-        oldest = _to_datetime(now).timestamp() - ttl
+        oldest = to_datetime(now).timestamp() - ttl
         sql = ("SELECT key, kind, verified_result FROM links WHERE key IN ({marks}) AND verified_status = 'ok' "
                "AND verified_definitive = 1 AND verified_at >= ?")
         out: dict[LinkKey, CheckResult] = {}
@@ -270,7 +185,7 @@ class Store:
                 query = sql.format(marks=",".join("?" * len(chunk)))
                 for key, kind, blob in conn.execute(query, [*chunk, oldest]):
                     try:
-                        out[LinkKey(key)] = _from_projection(key, kind, json.loads(blob))
+                        out[LinkKey(key)] = from_projection(key, kind, json.loads(blob))
                     except (ValueError, TypeError, KeyError):
                         continue  # an unreadable cache row only costs a re-check
         return out
@@ -293,22 +208,22 @@ class Store:
                                   (run_time, json.dumps(sorted(set(sources))), len(keys)))
             run_id = int(cursor.lastrowid or 0)
             previous = {
-                row[0]: _LinkRow(row[1], row[2], row[3], row[4])
+                row[0]: LinkRow(row[1], row[2], row[3], row[4])
                 for row in self._rows(conn, "SELECT key, first_seen, last_ok, consecutive_failures, first_failed "
                                             "FROM links WHERE key IN ({marks})", keys)
             }
             check_rows, link_rows = [], []
             for key in keys:
                 result = latest[key]
-                when, epoch = _time_or(result.checked_at, run_time)
-                entry = _advance(previous.get(key), result, key=key, run_time=run_time, when=when)
+                when, epoch = time_or(result.checked_at, run_time)
+                entry = advance(previous.get(key), result, key=key, run_time=run_time, when=when)
                 entries.append(entry)
                 verified: tuple[Any, ...] = (None, None, None, None)
                 if not result.from_cache:
                     # only a definitive ok is ever served again, so only its projection is worth storing
                     servable = result.status is Status.OK and result.definitive
                     verified = (epoch, result.status.value, int(result.definitive),
-                                _projection(result) if servable else None)
+                                projection(result) if servable else None)
                 link_rows.append((key, result.url, result.kind.value, entry.first_seen, run_time,
                                   result.status.value, entry.last_ok, entry.consecutive_failures,
                                   entry.first_failed, *verified, int(result.from_cache)))
@@ -401,22 +316,6 @@ class Store:
             conn.execute("INSERT INTO etags (url, etag, body, stored_at) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body, "
                          "stored_at = excluded.stored_at", (url, etag, body, utc_iso()))
-
-
-def _advance(prev: _LinkRow | None, result: CheckResult, *, key: str, run_time: str, when: str) -> HistoryEntry:
-    """Apply one run's verdict to a link's history (see the module docstring for the rules)."""
-    first_seen = prev.first_seen if prev else run_time
-    last_ok = prev.last_ok if prev else None
-    failures = prev.consecutive_failures if prev else 0
-    first_failed = prev.first_failed if prev else None
-    if result.status is Status.BROKEN:
-        first_failed = first_failed if failures > 0 and first_failed else when
-        failures += 1
-    elif result.status in (Status.OK, Status.REDIRECTED):
-        failures, first_failed = 0, None
-        last_ok = max(last_ok, when) if last_ok else when
-    return HistoryEntry(LinkKey(key), first_seen=first_seen, last_ok=last_ok, consecutive_failures=failures,
-                        first_failed=first_failed)
 
 
 def _store_error(path: str, exc: sqlite3.Error, *, action: str, timeout: float) -> StoreError:

@@ -1,0 +1,130 @@
+"""The rows of the history database as Python values: times, a verified result's cached projection, a run's step.
+
+Pure functions used by ``store`` (which owns the database itself): times are
+normalised to ``YYYY-MM-DDTHH:MM:SSZ`` UTC; a verified result is stored as a
+small JSON projection (``projection``) and served from the cache as a
+``CheckResult`` again (``from_projection``); ``advance`` applies one run's
+verdict to a link's history by the rules in ``store``'s docstring.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .model import CheckResult, DoiInfo, HistoryEntry, Kind, LinkKey, RepoInfo, Status
+
+
+def utc_iso(value: datetime | str | float | None = None) -> str:
+    """A time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC); a naive datetime or string is taken as UTC; None is now."""
+    return to_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_datetime(value: datetime | str | float | None) -> datetime:
+    """A time as an aware UTC datetime: a datetime, an ISO string (naive = UTC), epoch seconds, or None (now)."""
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise(value: str) -> tuple[str, float] | None:
+    """An ISO time as (``YYYY-MM-DDTHH:MM:SSZ``, epoch seconds); None when unreadable.
+
+    Cached: the results of one run share a few thousand distinct seconds at most.
+    """
+    try:
+        moment = to_datetime(value)
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.timestamp()
+
+
+def time_or(value: str | None, fallback: str) -> tuple[str, float]:
+    """``value`` normalised (text and epoch), or ``fallback`` when it is missing or unreadable."""
+    parsed = normalise(value) if value else None
+    if parsed is None:
+        parsed = normalise(fallback)
+        assert parsed is not None  # the run time was validated by record_run
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """A link's history as its row holds it, before a run's verdict is applied (``advance``)."""
+
+    first_seen: str
+    last_ok: str | None
+    consecutive_failures: int
+    first_failed: str | None
+
+
+ENCODE_SORTED = json.JSONEncoder(sort_keys=True).encode
+"""``json.dumps(value, sort_keys=True)``, without building an encoder per call (a third of ``record_run``'s time)."""
+
+
+def projection(result: CheckResult) -> str:
+    """The part of a verified result the cache serves again (JSON, sorted keys)."""
+    repo = result.repo
+    doi = result.doi
+    return ENCODE_SORTED({
+        "url": result.url,
+        "http_status": result.http_status,
+        "final_url": result.final_url,
+        "redirects": list(result.redirects),
+        "detail": result.detail,
+        "checked_at": result.checked_at,
+        "repo": None if repo is None else {
+            "archived": repo.archived, "renamed_to": repo.renamed_to, "stars": repo.stars,
+            "pushed_at": repo.pushed_at, "empty": repo.empty, "disabled": repo.disabled,
+        },
+        "doi": None if doi is None else {
+            "registered": doi.registered, "target": doi.target, "title": doi.title,
+            "title_matches": doi.title_matches,
+        },
+    })
+
+
+def from_projection(key: str, kind: str, data: Mapping[str, Any]) -> CheckResult:
+    repo = data.get("repo")
+    doi = data.get("doi")
+    return CheckResult(
+        key=LinkKey(key),
+        url=data["url"],
+        kind=Kind(kind),
+        status=Status.OK,
+        definitive=True,
+        http_status=data.get("http_status"),
+        final_url=data.get("final_url"),
+        redirects=tuple(data.get("redirects") or ()),
+        attempts=0,
+        detail=data.get("detail") or "",
+        repo=RepoInfo(**repo) if repo else None,
+        doi=DoiInfo(**doi) if doi else None,
+        checked_at=data.get("checked_at"),
+        from_cache=True,
+    )
+
+
+def advance(prev: LinkRow | None, result: CheckResult, *, key: str, run_time: str, when: str) -> HistoryEntry:
+    """Apply one run's verdict to a link's history (see the module docstring for the rules)."""
+    first_seen = prev.first_seen if prev else run_time
+    last_ok = prev.last_ok if prev else None
+    failures = prev.consecutive_failures if prev else 0
+    first_failed = prev.first_failed if prev else None
+    if result.status is Status.BROKEN:
+        first_failed = first_failed if failures > 0 and first_failed else when
+        failures += 1
+    elif result.status in (Status.OK, Status.REDIRECTED):
+        failures, first_failed = 0, None
+        last_ok = max(last_ok, when) if last_ok else when
+    return HistoryEntry(LinkKey(key), first_seen=first_seen, last_ok=last_ok, consecutive_failures=failures,
+                        first_failed=first_failed)
