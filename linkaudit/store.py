@@ -23,8 +23,9 @@ History rules, per link and run:
 - ``blocked``, ``error`` and ``skipped`` are inconclusive: the streak neither
   grows nor ends.
 The cache serves only definitive ``ok`` verdicts obtained from the network
-less than ``ttl`` seconds ago; a failure is always checked again, and a
-result served from the cache never refreshes its own age.
+less than ``ttl`` seconds ago, less a scheduling allowance (``due_age``); a
+failure is always checked again, and a result served from the cache never
+refreshes its own age.
 """
 
 from __future__ import annotations
@@ -62,6 +63,23 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 
 DEFAULT_KEEP_RUNS = 30
 """Per-run check rows are kept for this many runs (``history_keep_runs``); the per-link summary is kept forever."""
+
+SCHEDULE_ALLOWANCE = 3600.0
+"""At most this much of the TTL is given up to a scheduler's jitter (``due_age``)."""
+
+
+def due_age(ttl: float) -> float:
+    """The age from which a cached ``ok`` is checked again: ``ttl`` less 1/24 of it, at most an hour.
+
+    A scheduled job runs about one period after the run that verified its links, early or late by
+    the scheduler's delay (GitHub's cron often starts minutes to an hour late) and by when in that
+    run each link was checked.  With the age compared to the TTL itself, a daily job under the
+    default 24 h TTL would re-check whichever links happened to be a minute older than a day and
+    serve the rest, a different share each night; with the allowance it re-checks every link the
+    previous night verified, and a re-run the same day is still served from the cache.
+    """
+    return ttl - min(SCHEDULE_ALLOWANCE, ttl / 24)
+
 
 _CHUNK = 500  # keys per `IN (...)` query; well under SQLite's variable limit
 
@@ -167,7 +185,7 @@ class Store:
 
     def cached_ok(self, keys: Iterable[LinkKey], *, ttl: float,
                   now: datetime | str | float | None = None) -> dict[LinkKey, CheckResult]:
-        """Recent definitive OKs among ``keys``: verified from the network less than ``ttl`` seconds before ``now``.
+        """Recent definitive OKs among ``keys``: verified from the network less than ``due_age(ttl)`` before ``now``.
 
         The results have ``from_cache=True``, ``attempts=0`` and no citations
         (the caller attaches them).  Failures are never served.
@@ -175,7 +193,7 @@ class Store:
         wanted = sorted(set(keys))
         if ttl <= 0 or not wanted:
             return {}
-        oldest = to_datetime(now).timestamp() - ttl
+        oldest = to_datetime(now).timestamp() - due_age(ttl)
         sql = ("SELECT key, kind, verified_result FROM links WHERE key IN ({marks}) AND verified_status = 'ok' "
                "AND verified_definitive = 1 AND verified_at >= ?")
         out: dict[LinkKey, CheckResult] = {}

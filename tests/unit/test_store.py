@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from reportkit import result
 
+from linkaudit import store as store_module
 from linkaudit.errors import StoreError
 from linkaudit.model import HistoryEntry, LinkKey, RepoInfo, Status
 from linkaudit.store import SCHEMA_VERSION, Store, open_store
@@ -103,6 +104,25 @@ def test_cache_serves_recent_definitive_oks_only(store: Store) -> None:
                                                                     "2026-11-20T03:00:00Z")
     assert store.cached_ok([A], ttl=3600, now="2026-11-20T04:00:01Z") == {}
     assert store.cached_ok([A], ttl=0, now="2026-11-20T03:00:01Z") == {}
+
+
+def test_a_daily_job_rechecks_what_the_previous_night_verified(store: Store) -> None:
+    """Under the default 24 h TTL, a run a day later re-checks every link, however late the scheduler ran either.
+
+    Links verified at 04:25-04:55 (a 30-minute run that started late) are all due at 04:24 the next day,
+    instead of the early ones being re-checked and the late ones served; a re-run that afternoon is served.
+    """
+    verified = [result(LinkKey(f"web:x.org/{m}"), Status.OK, checked_at=f"2026-11-20T04:{m:02d}:00Z")
+                for m in range(25, 56, 5)]
+    store.record_run(verified, started_at="2026-11-20T04:25:00Z")
+    keys = [r.key for r in verified]
+    assert store.cached_ok(keys, ttl=86_400, now="2026-11-21T04:24:00Z") == {}
+    assert set(store.cached_ok(keys, ttl=86_400, now="2026-11-20T16:00:00Z")) == set(keys)
+    assert store_module.due_age(86_400) == 82_800 and store_module.due_age(7 * 86_400) == 7 * 86_400 - 3600
+    assert store_module.due_age(240) == 230  # a short TTL gives up 1/24 of itself
+    # a weekly TTL: due on the seventh night, even when that run starts 15 minutes earlier than the last one
+    assert store.cached_ok(keys, ttl=7 * 86_400, now="2026-11-27T04:10:00Z") == {}
+    assert set(store.cached_ok(keys, ttl=7 * 86_400, now="2026-11-26T04:24:00Z")) == set(keys)
 
 
 def test_a_cached_result_never_refreshes_its_own_age(store: Store) -> None:
