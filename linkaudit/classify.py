@@ -28,9 +28,10 @@ GITHUB_RESERVED = frozenset(
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
-# A plain URL: lower-case http(s) scheme, a host of letters, digits, dots and hyphens, printable ASCII
-# after it.  urlsplit's cleaning (whitespace, brackets, user-info, ports, IDNA) has nothing to do there.
-PLAIN_URL_RE = re.compile(r"(https?)://([A-Za-z0-9.-]+)([/?#][!-~]*)?")
+# A plain URL: lower-case http(s) scheme, a host of letters, digits, dots and hyphens, maybe a numeric
+# port, printable ASCII after it.  urlsplit's cleaning (whitespace, brackets, user-info, IDNA) has
+# nothing to do there.
+PLAIN_URL_RE = re.compile(r"(https?)://([A-Za-z0-9.-]+(?::\d{1,5})?)([/?#][!-~]*)?")
 
 
 @lru_cache(maxsize=256)
@@ -57,7 +58,7 @@ def split_plain_url(plain: re.Match[str]) -> tuple[SplitResult, str]:
     # as urlsplit: the fragment starts at the first "#", the query at the first "?" before it
     path, _, fragment = (rest or "").partition("#")
     path, _, query = path.partition("?")
-    return SplitResult(scheme, netloc, path, query, fragment), netloc.lower().rstrip(".")
+    return SplitResult(scheme, netloc, path, query, fragment), netloc.partition(":")[0].lower().rstrip(".")
 
 
 def doi_of(url: str) -> str | None:

@@ -103,7 +103,7 @@ def default_scheme(host: str) -> str:
     return "https" if any(host == s or host.endswith("." + s) for s in HTTPS_SUFFIXES) else "http"
 
 
-CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?:[/?#][!-~]*)?")
+CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::(?P<port>\d{1,5}))?(?:[/?#][!-~]*)?")
 
 
 # Project-page hosts whose names hold ".git" (``x.github.io``) but are no repository hosts: the
@@ -117,8 +117,8 @@ def _is_clean(url: str, host: str) -> bool:
     if not (last.isalnum() or last == "/") or (".git" in url and not host.lower().endswith(_PAGES_SUFFIXES)):
         return False
     tld = host.rsplit(".", 1)[-1].lower()
-    return (tld in SCHEMELESS_TLDS or (2 <= len(tld) <= 6 and tld.isalpha())) and nearest_code_host(host) is None and (
-        is_valid_host(host)
+    return (tld in SCHEMELESS_TLDS or (2 <= len(tld) <= 6 and tld.isalpha()) or IPV4_RE.match(host) is not None) and (
+        nearest_code_host(host) is None and is_valid_host(host)
     )
 
 
@@ -137,7 +137,9 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
     # as it always has, even in the two cases where the general path would differ.
     url, tail = strip_trailing(text) if text and text[-1] in _STRIPPABLE else (text, "")
     clean = CLEAN_URL_RE.fullmatch(url)
-    if clean and _is_clean(url, clean.group("host")) and not (tail and _general_rule_applies(url, clean.group("host"))):
+    # a port the general path keeps as written (urllib refuses one past 65535: that URL is no link)
+    if clean and (clean.group("port") is None or int(clean.group("port")) <= 65535) and _is_clean(
+            url, clean.group("host")) and not (tail and _general_rule_applies(url, clean.group("host"))):
         return RepairedLink(url=url, original=text, source=raw.source, paper_id=raw.paper_id,
                             repairs=(Repair("trailing-punctuation", f"removed trailing '{tail}'"),) if tail else (),
                             confidence=Confidence.HIGH)

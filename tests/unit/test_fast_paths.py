@@ -27,17 +27,23 @@ from linkaudit.model import (
     Repair,
     SourceRef,
 )
-from linkaudit.repair import CLEAN_URL_RE, RepairedLink, is_valid_host, repair_garbled, repair_link
+from linkaudit.repair import RepairedLink, is_valid_host, repair_garbled, repair_link
 from linkaudit.report.extraction import link_record, link_to_dict, paper_record, paper_to_dict, render_json
 
 URL_TEXT = st.builds(
     lambda scheme, host, rest, tail: f"{scheme}://{host}{rest}{tail}",
     st.sampled_from(["http", "https", "HTTPS", "hxxp"]),
     st.sampled_from(["github.com", "x.github.io", "Diff-AE.github.io", "gitlab.com", "glthub.com", "example.org",
-                     "a.b.verylongtld", "github.comlx.abcdef", "doi.org", "1.2.3.4", "ex-ample.co.uk"]),
+                     "a.b.verylongtld", "github.comlx.abcdef", "doi.org", "1.2.3.4", "ex-ample.co.uk",
+                     "127.0.0.2:41145", "example.org:8080", "example.org:99999", "999.1.1.1:0", "github.com:443",
+                     "1.2.3.4.5", "x.github.io:80", "example.org:"]),
     st.lists(st.sampled_from([*"/abcAB09-_.~?#=&()%:@[]!", ".git", ".GIT", "/tree/main", " "]), max_size=12).map("".join),
     st.sampled_from(["", ".", ",", ").", ".,", ";", "_", "*", ")", "]", "'"]),
 )
+
+
+# The fast path's pattern as it was (no port): URLs with a port, and IPv4 hosts, went the general path.
+_FIRST_CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?:[/?#][!-~]*)?")
 
 
 def _first_fast_path(raw: RawLink) -> RepairedLink | None:
@@ -48,7 +54,7 @@ def _first_fast_path(raw: RawLink) -> RepairedLink | None:
     the list) is left alone instead of being split.
     """
     text = raw.text
-    clean = CLEAN_URL_RE.fullmatch(text) if raw.hint != "doi" else None
+    clean = _FIRST_CLEAN_URL_RE.fullmatch(text) if raw.hint != "doi" else None
     if clean is not None:
         host = clean.group("host")
         tld = host.rsplit(".", 1)[-1].lower()
@@ -79,7 +85,7 @@ def test_every_sample_link_repairs_as_the_general_path(sample_text: str) -> None
 PLAIN_URL = st.builds(
     lambda scheme, host, rest: f"{scheme}://{host}{rest}",
     st.sampled_from(["http", "https"]),
-    st.from_regex(r"[A-Za-z0-9.-]{1,20}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9.-]{1,20}(?::[0-9]{1,5})?", fullmatch=True),
     st.one_of(st.just(""), st.builds(lambda first, tail: first + tail, st.sampled_from(list("/?#")),
                                      st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30))),
 )
