@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkaudit import find
+from linkaudit import catalog, find
 from linkaudit.classify import PLAIN_URL_RE, split_plain_url
 from linkaudit.extract import extract_text
 from linkaudit.find import find_in_text
@@ -164,3 +164,20 @@ def test_document_equals_the_dict_rendering(sample_text: str) -> None:
     assert render_json(extraction) == "{\n" + ",\n".join(parts) + "\n}\n"
     empty = Extraction(papers=(), links=())
     assert json.loads(render_json(empty))["papers"] == [] and '"links": []\n}' in render_json(empty)
+
+
+def _clean_inline_by_marks(text: str) -> str:
+    """``catalog._clean_inline`` as it was: each mark tried in turn, longest first."""
+    text = text.strip()
+    for mark in {"*": ("***", "**", "*"), "_": ("__", "_")}.get(text[:1], ()):
+        if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
+            return text[len(mark):-len(mark)].strip()
+    return text
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from([*"*_ \tax", "**", "***", "__", "Nathan Mankovich, Emily J. King"]), max_size=12)
+       .map("".join))
+def test_emphasis_stripped_as_mark_by_mark(value: str) -> None:
+    """A field value loses the same emphasis as when each mark was tried in turn."""
+    assert catalog._clean_inline(value) == _clean_inline_by_marks(value)
