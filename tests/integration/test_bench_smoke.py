@@ -25,6 +25,8 @@ CASES = {
     "nightly": (["bench/nightly.py", "--links", "60", "--hosts", "3", "--nights", "2", "--fail-every", "10"],
                 ["history MB"]),
     "github": (["bench/github.py", "--repos", "30", "--latency", "0.002"], ["token"]),
+    "ab": (["bench/ab.py", "--runs", "1", "--", "extract", "examples/cvpr-2022-list06.md", "--format", "json"],
+           ["working tree / HEAD"]),
 }
 
 
