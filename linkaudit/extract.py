@@ -238,10 +238,13 @@ def add_corpus_suggestions(links: Iterable[Link]) -> tuple[Link, ...]:
     for owner in owners:
         if "-" in owner:
             hyphenated.setdefault(owner.replace("-", "").lower(), []).append(owner)
+    if not hyphenated:  # no hyphenated owner anywhere: nothing to suggest
+        return links
     result = []
     for link, repo in zip(links, repos, strict=True):
-        if repo is not None and "-" not in repo[0]:
-            variants = hyphen_variants(repo[0], hyphenated.get(repo[0].lower(), ()))
+        # only an owner whose lower-case form some hyphenated owner has without its hyphens can get a suggestion
+        if repo is not None and "-" not in repo[0] and (known := hyphenated.get(repo[0].lower())):
+            variants = hyphen_variants(repo[0], known)
             if variants:
                 owner = repo[0]
                 suggestions = tuple(re.sub(f"/{re.escape(owner)}(?=/|$)", f"/{v}", link.url, count=1) for v in variants)
