@@ -255,6 +255,22 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"'{key}' must be at least 1")
     if settings.timeout <= 0:
         raise ConfigError("'timeout' must be positive")
+    if settings.connect_timeout <= 0:
+        raise ConfigError("'connect_timeout' must be positive")
+    # a negative number here would be read as 0 (or worse) without a word: a typo must not pass for a choice
+    not_negative = {
+        "min_interval": settings.min_interval,
+        "max_body_bytes": settings.max_body_bytes,
+        "cache_ttl": settings.cache_ttl,
+        "retry.initial_wait": settings.retry.initial_wait,
+        "retry.max_wait": settings.retry.max_wait,
+        "retry.jitter": settings.retry.jitter,
+        "retry.max_retry_after": settings.retry.max_retry_after,
+        "retry.total_time": settings.retry.total_time,
+    }
+    for key, number in not_negative.items():
+        if number < 0:
+            raise ConfigError(f"'{key}' must not be negative, got {number:g}")
     if settings.github.batch_size > 100:
         raise ConfigError("'github.batch_size' must be at most 100 (GitHub's GraphQL node limit per query)")
     for key in ("exclude", "include"):
@@ -272,6 +288,10 @@ def _validate(settings: Settings) -> None:
     for entry in settings.hosts:
         if entry.concurrency is not None and entry.concurrency < 1:
             raise ConfigError(f"'hosts' entry {entry.host!r}: concurrency must be at least 1")
+        if entry.min_interval is not None and entry.min_interval < 0:
+            raise ConfigError(f"'hosts' entry {entry.host!r}: min_interval must not be negative")
+        if entry.timeout is not None and entry.timeout <= 0:
+            raise ConfigError(f"'hosts' entry {entry.host!r}: timeout must be positive")
 
 
 def settings_from_mapping(data: Mapping[str, Any], *, origin: str = "config") -> Settings:
