@@ -251,7 +251,8 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
     try:
         cached: dict[LinkKey, CheckResult] = {}
         if store is not None and settings.use_cache:
-            cached = store.cached_ok({link.key for link in links}, ttl=settings.cache_ttl)
+            cached = store.cached_ok({link.key for link in links}, ttl=settings.cache_ttl,
+                                     spread=settings.cache_spread)
         to_check = [link for link in links if link.key not in cached]
         progress = _Collector(make_progress(quiet=args.quiet))
         interrupted: KeyboardInterrupt | None = None

@@ -121,6 +121,7 @@ class Settings:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     doi: DoiSettings = field(default_factory=DoiSettings)
     cache_ttl: float = 86_400.0
+    cache_spread: bool = False
     use_cache: bool = True
     history_path: str = ".linkaudit/history.db"
     history_keep_runs: int = 30

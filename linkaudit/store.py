@@ -31,8 +31,10 @@ refreshes its own age.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -79,6 +81,22 @@ def due_age(ttl: float) -> float:
     previous night verified, and a re-run the same day is still served from the cache.
     """
     return ttl - min(SCHEDULE_ALLOWANCE, ttl / 24)
+
+
+def spread_due(key: str, verified: float, ttl: float) -> float:
+    """With ``cache_spread``: when a link verified ``ok`` at ``verified`` (epoch seconds) is due again.
+
+    Each key has its own slot in every ``ttl``-long period, fixed by a hash of the key (the same on
+    every machine and run): slots at ``offset + n * ttl`` with ``offset`` in ``[0, ttl)``.  A link is
+    due at the first of its slots at least ``ttl / 2`` after it was verified, so a collection whose
+    links were all verified by one run comes due spread over the following period (a daily job with a
+    7-day TTL re-checks about a seventh each night, instead of everything every seventh night), and a
+    link re-checked at its slot is due again one ``ttl`` later.  Its age when due is between ``ttl / 2``
+    and ``1.5 * ttl``.
+    """
+    offset = zlib.crc32(key.encode("utf-8")) / 2**32 * ttl
+    periods = math.ceil((verified + ttl / 2 - offset) / ttl)
+    return offset + periods * ttl
 
 
 _CHUNK = 500  # keys per `IN (...)` query; well under SQLite's variable limit
@@ -183,25 +201,31 @@ class Store:
 
     # -- the cache ------------------------------------------------------------------------------
 
-    def cached_ok(self, keys: Iterable[LinkKey], *, ttl: float,
-                  now: datetime | str | float | None = None) -> dict[LinkKey, CheckResult]:
+    def cached_ok(self, keys: Iterable[LinkKey], *, ttl: float, now: datetime | str | float | None = None,
+                  spread: bool = False) -> dict[LinkKey, CheckResult]:
         """Recent definitive OKs among ``keys``: verified from the network less than ``due_age(ttl)`` before ``now``.
 
-        The results have ``from_cache=True``, ``attempts=0`` and no citations
+        With ``spread``, a link is served until its own slot instead (``spread_due``, less the same
+        scheduling allowance).  The results have ``from_cache=True``, ``attempts=0`` and no citations
         (the caller attaches them).  Failures are never served.
         """
         wanted = sorted(set(keys))
         if ttl <= 0 or not wanted:
             return {}
-        oldest = to_datetime(now).timestamp() - due_age(ttl)
-        sql = ("SELECT key, kind, verified_result FROM links WHERE key IN ({marks}) AND verified_status = 'ok' "
-               "AND verified_definitive = 1 AND verified_at >= ?")
+        moment = to_datetime(now).timestamp()
+        allowance = ttl - due_age(ttl)
+        # with spread, a link can be fresh up to 1.5 ttl after it was verified: those rows are read, then sorted out
+        oldest = moment - (1.5 * ttl - allowance if spread else due_age(ttl))
+        sql = ("SELECT key, kind, verified_result, verified_at FROM links WHERE key IN ({marks}) "
+               "AND verified_status = 'ok' AND verified_definitive = 1 AND verified_at >= ?")
         out: dict[LinkKey, CheckResult] = {}
         with self._guard("read the cache") as conn:
             for i in range(0, len(wanted), _CHUNK):
                 chunk = wanted[i:i + _CHUNK]
                 query = sql.format(marks=",".join("?" * len(chunk)))
-                for key, kind, blob in conn.execute(query, [*chunk, oldest]):
+                for key, kind, blob, verified in conn.execute(query, [*chunk, oldest]):
+                    if spread and moment >= spread_due(key, verified, ttl) - allowance:
+                        continue
                     try:
                         out[LinkKey(key)] = from_projection(key, kind, json.loads(blob))
                     except (ValueError, TypeError, KeyError):

@@ -108,12 +108,17 @@ def test_history_across_runs_and_failure_policy(board: tuple[Switchboard, Server
     assert code == 0 and fixed["status"] == "ok" and fixed["consecutive_failures"] == 0
 
 
-def test_cache_serves_recent_oks_but_rechecks_failures(board: tuple[Switchboard, Server], tmp_path: Path) -> None:
-    """A second run serves the ok link from the cache and checks the broken one again; --no-cache checks all."""
+@pytest.mark.parametrize("spread", [False, True])
+def test_cache_serves_recent_oks_but_rechecks_failures(board: tuple[Switchboard, Server], tmp_path: Path,
+                                                       spread: bool) -> None:
+    """A second run serves the ok link from the cache and checks the broken one again; --no-cache checks all.
+
+    With ``cache_spread`` too: a link verified a moment ago is before its slot.
+    """
     app, server = board
     app.status["/gone"] = 410
     catalog = _catalog(tmp_path, server.url, ["/fine", "/gone"])
-    config = _config(tmp_path)
+    config = _config(tmp_path, cache_spread=spread)
     assert _audit(catalog, config)[0] == 1
     server.reset_stats()
     code, report = _audit(catalog, config)

@@ -125,6 +125,52 @@ def test_a_daily_job_rechecks_what_the_previous_night_verified(store: Store) -> 
     assert set(store.cached_ok(keys, ttl=7 * 86_400, now="2026-11-26T04:24:00Z")) == set(keys)
 
 
+def test_spread_cache_rechecks_a_share_of_the_links_each_night(store: Store) -> None:
+    """With spread, 700 links verified by one run come due over the next week, not all on the seventh night.
+
+    A daily job (04:23, plus a scheduler delay of up to 40 minutes) re-checks what is due and records it;
+    after the first period each night re-checks about a seventh, and no link goes unchecked for more than
+    1.5 periods and a night.
+    """
+    ttl = 7 * 86_400
+    keys = [LinkKey(f"web:x.org/{i}") for i in range(700)]
+    start = 1_763_612_580.0  # 2025-11-20T04:23:00Z
+    store.record_run([result(k, Status.OK, checked_at=store_module.utc_iso(start)) for k in keys],
+                     started_at=store_module.utc_iso(start))
+    # without spread, the links all come due together, on the seventh night
+    assert len(store.cached_ok(keys, ttl=ttl, now=start + 6 * 86_400 + 600)) == 700
+    assert store.cached_ok(keys, ttl=ttl, now=start + 7 * 86_400) == {}
+    last_checked = dict.fromkeys(keys, start)
+    due_per_night = []
+    rechecked_by_night_11: set[LinkKey] = set()
+    for night in range(1, 29):
+        now = start + night * 86_400 + (night * 7919) % 2400  # a different delay each night
+        served = store.cached_ok(keys, ttl=ttl, now=now, spread=True)
+        due = [k for k in keys if k not in served]
+        due_per_night.append(len(due))
+        for key in due:
+            # due 0.5-1.5 periods after its check, caught by the first nightly run from then on
+            assert ttl / 2 - 3600 <= now - last_checked[key] <= 1.5 * ttl + 86_400 + 2400
+            last_checked[key] = now
+            if night <= 11:
+                rechecked_by_night_11.add(key)
+        store.record_run([result(k, Status.OK, checked_at=store_module.utc_iso(now)) for k in due],
+                         started_at=store_module.utc_iso(now))
+    assert due_per_night[:3] == [0, 0, 0]  # no link before half a period
+    assert rechecked_by_night_11 == set(keys)  # every link within 1.5 periods and a night
+    assert all(50 <= n <= 150 for n in due_per_night[11:]), due_per_night  # a seventh (100) a night, give or take
+
+
+def test_spread_slots_are_fixed_by_the_key() -> None:
+    """A key's slot is the same on every machine and run; due 0.5-1.5 TTLs after verification."""
+    due = store_module.spread_due("web:x.org/1", 1000.0, 100.0)
+    assert due == store_module.spread_due("web:x.org/1", 1000.0, 100.0)
+    assert 1050.0 <= due < 1150.0
+    assert store_module.spread_due("web:x.org/1", due, 100.0) == due + 100.0  # re-checked at its slot: one TTL on
+    slots = {round(store_module.spread_due(f"k{i}", 0.0, 100.0) % 100.0) for i in range(500)}
+    assert len(slots) > 90  # spread over the period
+
+
 def test_a_cached_result_never_refreshes_its_own_age(store: Store) -> None:
     """Recording a result that came from the cache keeps the original verification time for the TTL."""
     store.record_run([result(A, Status.OK, checked_at="2026-11-20T00:00:00Z")], started_at="2026-11-20T00:00:00Z")
