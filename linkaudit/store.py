@@ -31,10 +31,8 @@ refreshes its own age.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -47,8 +45,10 @@ from .model import CheckResult, HistoryEntry, Kind, LinkKey, Report, Status
 from .storerows import (
     LinkRow,
     advance,
+    due_age,
     from_projection,
     projection,
+    spread_due,
     time_or,
     to_datetime,
     utc_iso,
@@ -65,39 +65,6 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 
 DEFAULT_KEEP_RUNS = 30
 """Per-run check rows are kept for this many runs (``history_keep_runs``); the per-link summary is kept forever."""
-
-SCHEDULE_ALLOWANCE = 3600.0
-"""At most this much of the TTL is given up to a scheduler's jitter (``due_age``)."""
-
-
-def due_age(ttl: float) -> float:
-    """The age from which a cached ``ok`` is checked again: ``ttl`` less 1/24 of it, at most an hour.
-
-    A scheduled job runs about one period after the run that verified its links, early or late by
-    the scheduler's delay (GitHub's cron often starts minutes to an hour late) and by when in that
-    run each link was checked.  With the age compared to the TTL itself, a daily job under the
-    default 24 h TTL would re-check whichever links happened to be a minute older than a day and
-    serve the rest, a different share each night; with the allowance it re-checks every link the
-    previous night verified, and a re-run the same day is still served from the cache.
-    """
-    return ttl - min(SCHEDULE_ALLOWANCE, ttl / 24)
-
-
-def spread_due(key: str, verified: float, ttl: float) -> float:
-    """With ``cache_spread``: when a link verified ``ok`` at ``verified`` (epoch seconds) is due again.
-
-    Each key has its own slot in every ``ttl``-long period, fixed by a hash of the key (the same on
-    every machine and run): slots at ``offset + n * ttl`` with ``offset`` in ``[0, ttl)``.  A link is
-    due at the first of its slots at least ``ttl / 2`` after it was verified, so a collection whose
-    links were all verified by one run comes due spread over the following period (a daily job with a
-    7-day TTL re-checks about a seventh each night, instead of everything every seventh night), and a
-    link re-checked at its slot is due again one ``ttl`` later.  Its age when due is between ``ttl / 2``
-    and ``1.5 * ttl``.
-    """
-    offset = zlib.crc32(key.encode("utf-8")) / 2**32 * ttl
-    periods = math.ceil((verified + ttl / 2 - offset) / ttl)
-    return offset + periods * ttl
-
 
 _CHUNK = 500  # keys per `IN (...)` query; well under SQLite's variable limit
 

@@ -3,14 +3,17 @@
 Pure functions used by ``store`` (which owns the database itself): times are
 normalised to ``YYYY-MM-DDTHH:MM:SSZ`` UTC; a verified result is stored as a
 small JSON projection (``projection``) and served from the cache as a
-``CheckResult`` again (``from_projection``); ``advance`` applies one run's
-verdict to a link's history by the rules in ``store``'s docstring.
+``CheckResult`` again (``from_projection``) until it is due (``due_age``,
+``spread_due``); ``advance`` applies one run's verdict to a link's history by
+the rules in ``store``'s docstring.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,3 +131,36 @@ def advance(prev: LinkRow | None, result: CheckResult, *, key: str, run_time: st
         last_ok = max(last_ok, when) if last_ok else when
     return HistoryEntry(LinkKey(key), first_seen=first_seen, last_ok=last_ok, consecutive_failures=failures,
                         first_failed=first_failed)
+
+
+SCHEDULE_ALLOWANCE = 3600.0
+"""At most this much of the TTL is given up to a scheduler's jitter (``due_age``)."""
+
+
+def due_age(ttl: float) -> float:
+    """The age from which a cached ``ok`` is checked again: ``ttl`` less 1/24 of it, at most an hour.
+
+    A scheduled job runs about one period after the run that verified its links, early or late by
+    the scheduler's delay (GitHub's cron often starts minutes to an hour late) and by when in that
+    run each link was checked.  With the age compared to the TTL itself, a daily job under the
+    default 24 h TTL would re-check whichever links happened to be a minute older than a day and
+    serve the rest, a different share each night; with the allowance it re-checks every link the
+    previous night verified, and a re-run the same day is still served from the cache.
+    """
+    return ttl - min(SCHEDULE_ALLOWANCE, ttl / 24)
+
+
+def spread_due(key: str, verified: float, ttl: float) -> float:
+    """With ``cache_spread``: when a link verified ``ok`` at ``verified`` (epoch seconds) is due again.
+
+    Each key has its own slot in every ``ttl``-long period, fixed by a hash of the key (the same on
+    every machine and run): slots at ``offset + n * ttl`` with ``offset`` in ``[0, ttl)``.  A link is
+    due at the first of its slots at least ``ttl / 2`` after it was verified, so a collection whose
+    links were all verified by one run comes due spread over the following period (a daily job with a
+    7-day TTL re-checks about a seventh each night, instead of everything every seventh night), and a
+    link re-checked at its slot is due again one ``ttl`` later.  Its age when due is between ``ttl / 2``
+    and ``1.5 * ttl``.
+    """
+    offset = zlib.crc32(key.encode("utf-8")) / 2**32 * ttl
+    periods = math.ceil((verified + ttl / 2 - offset) / ttl)
+    return offset + periods * ttl
