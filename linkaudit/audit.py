@@ -9,13 +9,11 @@ exceptions to exit codes.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from .model import (
     cited_result,
     link_citations,
 )
-from .process import collector_paused, retain
+from .process import collector_paused, retain, settled_objects_frozen
 
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
@@ -196,37 +194,19 @@ def _print_stdout(report: Report, fmt: str | None, *, quiet: bool, json_path: Pa
             print(f"linkaudit: warning: cannot write the job summary ({exc.strerror or exc})", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def _settled_objects_frozen(enabled: bool) -> Iterator[Callable[[], None]]:
-    """Yield ``settle``: it moves every object alive so far out of the cyclic collector's sight (``gc.freeze``).
-
-    An audit's papers, links and results live until the reports are written
-    and form no reference cycles, but each full collection walks all of them
-    again: at 100,000 links that was ~1 s of the run (planning and report
-    writing both took about twice as long).  Frozen objects are still freed by
-    reference counting; on leaving, they go back under the collector
-    (``gc.unfreeze``).  The freeze is process-wide, so it is done only when the
-    audit owns its process (``enabled``, from ``cli.run``): inside a host
-    process (the tests) it would also freeze the host's own garbage and move
-    its collection, and its warnings, elsewhere.
-    """
-    if not enabled:
-        yield lambda: None
-        return
-    try:
-        yield gc.freeze
-    finally:
-        gc.unfreeze()
-
-
 def run_audit_command(args: argparse.Namespace) -> int:
     """``linkaudit audit``: the whole pipeline; returns the exit code (1 when the policy says so)."""
-    with _settled_objects_frozen(getattr(args, "own_process", False)) as settle:
-        return _audit(args, settle)
+    own_process = getattr(args, "own_process", False)
+    with settled_objects_frozen(own_process) as settle:
+        return _audit(args, settle, own_process)
 
 
-def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
-    """The pipeline of ``run_audit_command``; ``settle`` is called once the extraction and the results are made."""
+def _audit(args: argparse.Namespace, settle: Callable[[], None], own_process: bool) -> int:
+    """The pipeline of ``run_audit_command``; ``settle`` is called once the results are made.
+
+    ``own_process``: the audit owns its process (``cli.run``), so it may tune the collector and
+    leave its results for the process's end to free (``process``).
+    """
     from .check import check_links
     from .extract import extract_paths
     from .merge import in_shard
@@ -236,7 +216,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
     from .store import open_store
 
     settings = settings_from_args(args)
-    with collector_paused(getattr(args, "own_process", False)):  # and frozen after, as ``settle`` does
+    with collector_paused(own_process):  # and frozen after, as ``settle`` does
         extraction = extract_paths(args.paths, stdin=sys.stdin)
     for warning in extraction.warnings:
         print(f"linkaudit: warning: {warning}", file=sys.stderr)
@@ -288,7 +268,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None]) -> int:
         interrupted=interrupted is not None,
     )
     settle()
-    retain((extraction, report), getattr(args, "own_process", False))  # freed with the process (``cli.run``)
+    retain((extraction, report), own_process)  # freed with the process (``cli.run``)
     json_path, md_path = write_reports(report, settings.reports_dir, report_stem(args.paths, args.shard))
     _print_stdout(report, args.format, quiet=args.quiet, json_path=json_path)
     print(f"linkaudit: reports written to {json_path} and {md_path}", file=sys.stderr)

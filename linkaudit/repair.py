@@ -111,8 +111,13 @@ CLEAN_URL_RE = re.compile(r"https?://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)
 _PAGES_SUFFIXES = (".github.io", ".gitlab.io")
 
 
-def _is_clean(url: str, host: str) -> bool:
-    """Fast path: a well-formed URL that no rule would change (most links in a catalog)."""
+def _is_clean(url: str, host: str, port: str | None) -> bool:
+    """Fast path: a well-formed URL that no rule would change (most links in a catalog).
+
+    A port is kept as written by the general path too, unless past 65535 (urllib refuses it: no link).
+    """
+    if port is not None and int(port) > 65535:
+        return False
     last = url[-1]
     if not (last.isalnum() or last == "/") or (".git" in url and not host.lower().endswith(_PAGES_SUFFIXES)):
         return False
@@ -137,9 +142,7 @@ def repair_link(raw: RawLink) -> RepairedLink | None:
     # as it always has, even in the two cases where the general path would differ.
     url, tail = strip_trailing(text) if text and text[-1] in _STRIPPABLE else (text, "")
     clean = CLEAN_URL_RE.fullmatch(url)
-    # a port the general path keeps as written (urllib refuses one past 65535: that URL is no link)
-    if clean and (clean.group("port") is None or int(clean.group("port")) <= 65535) and _is_clean(
-            url, clean.group("host")) and not (tail and _general_rule_applies(url, clean.group("host"))):
+    if clean and _is_clean(url, clean["host"], clean["port"]) and not (tail and _general_rule_applies(url, clean["host"])):
         return RepairedLink(url=url, original=text, source=raw.source, paper_id=raw.paper_id,
                             repairs=(Repair("trailing-punctuation", f"removed trailing '{tail}'"),) if tail else (),
                             confidence=Confidence.HIGH)
