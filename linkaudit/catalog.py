@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .classify import doi_of
 from .model import Paper, SourceRef
+from .records import fast_init
 
 # Patterns start with a literal "\n" so that the regex engine jumps from line to line instead of
 # testing every character for a line start; a heading on the first line is matched on its own.
@@ -30,6 +31,7 @@ URL_FIELDS = ("url", "link", "doi", "paper", "pdf")
 AUTHOR_FIELDS = ("authors", "author")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PaperSpan:
     """A paper and the offsets of its block in the text (for attaching links)."""

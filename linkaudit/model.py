@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NewType
 
+from .records import fast_init
+
 LinkKey = NewType("LinkKey", str)
 """De-duplication key of a link, e.g. ``github:owner/repo`` or ``doi:10.1109/x``."""
 
@@ -61,6 +63,7 @@ class CodeClaim(enum.StrEnum):
     NONE = "none"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where something was written: a file path (``-`` for stdin) and a 1-based line."""
@@ -69,6 +72,7 @@ class SourceRef:
     line: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Paper:
     """One catalog entry.
@@ -89,6 +93,7 @@ class Paper:
     url: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RawLink:
     """What the finder saw: possibly garbled text, not yet validated."""
@@ -100,6 +105,7 @@ class RawLink:
     """Which finder produced it (``markdown``, ``html``, ``bare``, ``spaced``, ``schemeless``, ``doi``...)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Repair:
     """One change the extractor made to the text as written."""
@@ -108,6 +114,7 @@ class Repair:
     detail: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Link:
     """A repaired, classified link, ready to be checked.
@@ -139,6 +146,7 @@ class Extraction:
     warnings: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RepoInfo:
     """What a code host's API told about a repository."""
@@ -151,6 +159,7 @@ class RepoInfo:
     disabled: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DoiInfo:
     """What doi.org (and optionally Crossref) told about a DOI."""
@@ -161,6 +170,7 @@ class DoiInfo:
     title_matches: bool | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Citation:
     """One place a link is cited: the paper id (or None), the file and line, the paper title."""
@@ -171,6 +181,7 @@ class Citation:
     title: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The verdict on one unique link key, with the evidence behind it."""
@@ -259,6 +270,7 @@ def cited_result(
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """A link's record across runs, from the history database."""

@@ -20,6 +20,7 @@ from functools import lru_cache
 from .classify import split_url
 from .hosts import HTTPS_SUFFIXES, SCHEMELESS_TLDS, nearest_code_host
 from .model import Confidence, RawLink, Repair, SourceRef
+from .records import fast_init
 
 # Look-alike characters mapped to ASCII, one to one (the finder relies on equal lengths).
 ZERO_WIDTH_MARK = "\ue000"
@@ -47,6 +48,7 @@ def is_valid_tld(host: str) -> bool:
     return host.rsplit(".", 1)[-1].lower() in SCHEMELESS_TLDS
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RepairedLink:
     """A URL after repair: absolute http(s), with the record of what was changed."""

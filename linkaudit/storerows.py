@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .model import CheckResult, DoiInfo, HistoryEntry, Kind, LinkKey, RepoInfo, Status
+from .records import fast_init
 
 
 def utc_iso(value: datetime | str | float | None = None) -> str:
@@ -60,6 +61,7 @@ def time_or(value: str | None, fallback: str) -> tuple[str, float]:
     return parsed
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LinkRow:
     """A link's history as its row holds it, before a run's verdict is applied (``advance``)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlunsplit
 
 from .classify import github_repo, split_url
+from .records import fast_init
 
 MAX_SUGGESTIONS = 24
 GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
@@ -28,6 +29,7 @@ IN_REPO_WORDS = frozenset({"tree", "blob", "raw", "issues", "pulls", "pull", "re
                            "archive", "actions", "tags", "branches", "discussions", "projects", "blame"})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Suspicion:
     """Why a link looks wrong, and what it may have meant."""

@@ -24,6 +24,7 @@ import httpx
 from ..config import Settings
 from ..errors import NetworkUnavailable
 from ..model import CheckResult, Link
+from ..records import fast_init
 from .hosts import (
     DEFAULT_PORTS,
     HostGate,
@@ -65,6 +66,7 @@ class Checker(Protocol):
         ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One HTTP answer, after retries."""

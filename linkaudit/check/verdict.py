@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..model import Status
+from ..records import fast_init
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A status and whether a maintainer should act on it."""
