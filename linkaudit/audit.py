@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .config import Settings, load_settings
 from .errors import InputError, Terminated
 from .model import (
@@ -146,12 +147,7 @@ def write_reports(report: Report, directory: str, stem: str) -> tuple[Path, Path
             (md_path, [report_markdown.render(report, full_report=json_path.name).rstrip("\n")]),
         )
         for path, lines in contents:
-            tmp = path.with_name(f".{path.name}.tmp")
-            with tmp.open("w", encoding="utf-8") as handle:
-                for line in lines:
-                    handle.write(line)
-                    handle.write("\n")
-            os.replace(tmp, path)
+            write_atomically(path, (f"{line}\n" for line in lines))
     except OSError as exc:
         raise InputError(f"{directory}: cannot write reports ({exc.strerror or exc})") from exc
     return json_path, md_path

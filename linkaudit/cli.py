@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import write_atomically
 from .errors import ConfigError, InputError, LinkauditError, NetworkUnavailable, StoreError, Terminated
 from .process import collector_paused, exit_now, retain
 
@@ -176,15 +177,7 @@ def _write_pieces(pieces: Iterable[str], output: str | None, *, force: bool) -> 
         raise InputError(f"{output}: file exists; pass --force to overwrite it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            with tmp.open("w", encoding="utf-8") as handle:
-                for piece in pieces:
-                    handle.write(piece)
-        except BaseException:  # a half-written file is no report (Ctrl-C, or a disk that filled up)
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, path)
+        write_atomically(path, pieces)  # a half-written file is no report (Ctrl-C, or a disk that filled up)
     except OSError as exc:
         raise InputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
