@@ -184,12 +184,13 @@ class Fetcher:
             )
         except (OSError, ValueError, UnicodeError) as exc:
             reason = classify_exception(exc)
-            self._fail(host_key(url), reason, describe_exception(exc, reason), attempts=0)
+            self._fail(url, host_key(url), reason, describe_exception(exc, reason), attempts=0)
         if blocked:
             raise Failed(Reason.PRIVATE_ADDRESS, f"{host}: {REASON_TEXT[Reason.PRIVATE_ADDRESS]}")
 
-    def _fail(self, key: str, reason: Reason, detail: str, *, attempts: int) -> NoReturn:
-        self.network.note_failure(key, reason, detail)
+    def _fail(self, url: str, key: str, reason: Reason, detail: str, *, attempts: int) -> NoReturn:
+        scheme, host, _ = split_origin_lenient(url)
+        self.network.note_failure(key, reason, detail, proxy=self._router.proxy(scheme, host))
         if reason in CONNECT_LEVEL:
             self.gates.get(key).unreachable = (reason, detail)
             if self.network.should_give_up():
@@ -234,7 +235,7 @@ class Fetcher:
             )
         except CAUGHT as exc:
             reason = classify_exception(exc)
-            self._fail(key, reason, describe_exception(exc, reason), attempts=counter[0])
+            self._fail(url, key, reason, describe_exception(exc, reason), attempts=counter[0])
 
     async def _attempt(
         self,

@@ -25,6 +25,7 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from ..config import Settings
+from .proxies import redacted
 from .verdict import CONNECT_LEVEL, Reason
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -370,12 +371,13 @@ class NetworkState:
         if status < 500:
             self.proven = True
 
-    def note_failure(self, host: str, reason: Reason, detail: str) -> None:
-        """A request failed for good (after its retries)."""
+    def note_failure(self, host: str, reason: Reason, detail: str, *, proxy: str | None = None) -> None:
+        """A request failed for good (after its retries); ``proxy``: the proxy it went through, if any."""
         if reason in CONNECT_LEVEL:
             self.failed_hosts.add(host)
             if not self.first_failure:
-                self.first_failure = f"{host}: {detail}"
+                through = f" through the proxy {redacted(proxy)}" if proxy else ""
+                self.first_failure = f"{host}{through}: {detail}"
         else:
             self.reached = True
 

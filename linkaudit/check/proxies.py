@@ -51,3 +51,13 @@ def proxy_for(scheme: str, host: str) -> str | None:
     if _bypassed(host, proxies.get("no", "")):
         return None
     return url if "://" in url else f"http://{url}"
+
+
+def redacted(proxy: str) -> str:
+    """``proxy`` without its user name and password (``http://user:secret@host:3128`` -> ``http://host:3128``)."""
+    scheme, sep, rest = proxy.partition("://")
+    if not sep:
+        scheme, rest = "", proxy
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{sep}{host}{slash}{path}".rstrip("/")

@@ -133,10 +133,14 @@ class HostRouter(httpx.AsyncBaseTransport):
 
     def is_proxied(self, scheme: str, host: str) -> bool:
         """Whether requests to ``scheme://host`` go through a proxy (then names are the proxy's to resolve)."""
+        return self.proxy(scheme, host) is not None
+
+    def proxy(self, scheme: str, host: str) -> str | None:
+        """The proxy requests to ``scheme://host`` go through (credentials included), or None."""
         key = (scheme, host)
         if key not in self._proxies:
             self._proxies[key] = proxy_for(scheme, host)
-        return self._proxies[key] is not None
+        return self._proxies[key]
 
     def _new_pool(self, scheme: str, host: str, port: int, *, lean: bool) -> _Pool:
         self.is_proxied(scheme, host)

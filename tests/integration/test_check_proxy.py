@@ -126,15 +126,20 @@ def test_no_proxy_bypasses_the_proxy(
 
 
 def test_proxy_refusing_means_network_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the proxy itself refuses connections, nothing is reported broken: the run is NetworkUnavailable."""
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")
+    """When the proxy itself refuses connections, nothing is reported broken: the run is NetworkUnavailable,
+    and its one line names the proxy (without the credentials in HTTPS_PROXY)."""
+    port = closed_port()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://ci-user:s3cret-pass@127.0.0.1:{port}")
     links = [
         make_link("https://example.org/a"),
         make_link("https://doi.org/10.1000/x"),
         make_link("https://github.com/a/b"),
     ]
-    with pytest.raises(NetworkUnavailable):
+    with pytest.raises(NetworkUnavailable) as caught:
         run_check(links, Settings(retry=FAST))
+    message = str(caught.value)
+    assert f"through the proxy http://127.0.0.1:{port}:" in message
+    assert "s3cret" not in message and "ci-user" not in message
 
 
 def test_host_the_proxy_cannot_reach_is_an_error(proxied: ProxiedWeb) -> None:

@@ -20,7 +20,7 @@ from linkaudit.check.hosts import (
     parse_retry_after,
     rate_limit_delay,
 )
-from linkaudit.check.proxies import proxy_for
+from linkaudit.check.proxies import proxy_for, redacted
 from linkaudit.check.schedule import Scheduler
 from linkaudit.check.ssrf import AddressGuard, is_private_ip, is_private_literal
 from linkaudit.check.verdict import Reason
@@ -386,3 +386,23 @@ def test_scheduler_respects_a_host_interval() -> None:
 
     starts = asyncio.run(main())
     assert all(b - a >= 0.04 for a, b in itertools.pairwise(starts))
+
+
+@pytest.mark.parametrize(("proxy", "shown"), [
+    ("http://127.0.0.1:3128", "http://127.0.0.1:3128"),
+    ("http://user:secret@proxy.corp:8080", "http://proxy.corp:8080"),
+    ("https://token@proxy.corp/", "https://proxy.corp"),
+    ("socks5://u:p%40ss@10.0.0.1:1080/x", "socks5://10.0.0.1:1080/x"),
+    ("proxy.corp:3128", "proxy.corp:3128"),
+    ("user:pw@proxy.corp:3128", "proxy.corp:3128"),
+])
+def test_a_proxy_is_shown_without_its_credentials(proxy: str, shown: str) -> None:
+    assert redacted(proxy) == shown
+
+
+def test_the_first_failure_names_the_proxy_it_went_through() -> None:
+    state = NetworkState()
+    state.note_failure("doi.org", Reason.CONNECT, "connection refused", proxy="http://u:pw@127.0.0.1:9")
+    state.note_failure("github.com", Reason.CONNECT, "connection refused")
+    assert state.summary() == ("no host could be reached: 2 hosts failed to resolve or connect "
+                               "(first: doi.org through the proxy http://127.0.0.1:9: connection refused)")
