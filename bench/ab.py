@@ -10,6 +10,13 @@ minimum, the lower quartile and the median of each, and the ratio of the medians
 
     .venv/bin/python bench/ab.py -- extract CATALOG.md --format json --output /tmp/x.json --force
     .venv/bin/python bench/ab.py --base HEAD~3 --runs 30 -- extract CATALOG.md --format json
+    .venv/bin/python bench/ab.py --instructions -- extract CATALOG.md --format json
+
+``--instructions`` counts instead of timing: each run goes under valgrind's callgrind, which counts the
+instructions every process of the run executed (the forked workers too).  The count does not move with the
+machine's speed or load (two runs of the same tree differ by ~0.02 %), so one run of each tree tells a 1 %
+change apart; it leaves out what instructions do not show (cache misses, waiting), and a run takes ~25x
+as long, so give it a catalog of a few MB.
 
 The arguments after ``--`` are linkaudit's, run from the repository root (relative
 paths start there); the command must allow running again (``--force`` for an
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,6 +86,15 @@ def export_package(revision: str, into: Path) -> None:
     compileall.compile_dir(str(into / "linkaudit"), quiet=1, force=False)
 
 
+VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+COLLECTED_RE = re.compile(r"^==(\d+)== Collected : (\d+)$", re.MULTILINE)
+
+
+def instructions_of(stderr: Path) -> dict[int, int]:
+    """Instructions per process (pid -> count), from callgrind's summary lines in a run's stderr."""
+    return {int(pid): int(count) for pid, count in COLLECTED_RE.findall(stderr.read_text(errors="replace"))}
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     """(minimum, lower quartile, median) of ``values``."""
     ordered = sorted(values)
@@ -88,16 +106,23 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="exit codes: 0 every run finished; 1 a run timed out or exited "
                                             "differently; 2 a tool is missing or bad usage")
     parser.add_argument("--base", default="HEAD", help="the git revision to compare against (default HEAD)")
-    parser.add_argument("--runs", type=int, default=20, help="runs of each tree (default 20)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs of each tree (default 20; 1 with --instructions)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind's callgrind instead of timing (deterministic)")
     parser.add_argument("--run-timeout", type=float, default=300.0, help="kill a run after S seconds (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the exported tree and the runs' output")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="-- then the linkaudit command line")
     args = parser.parse_args(argv)
     command = args.args[1:] if args.args[:1] == ["--"] else args.args
+    if args.runs is None:
+        args.runs = 1 if args.instructions else 20
     if not command or args.runs < 1:
         parser.error("give the linkaudit command after --, and --runs of at least 1")
     try:
         require_linkaudit("extract", "linkaudit.cli")
+        if args.instructions and shutil.which("valgrind") is None:
+            raise ToolMissing("--instructions needs valgrind (Debian: apt-get install valgrind)")
     except ToolMissing as exc:
         return fail(PROG, str(exc))
 
@@ -111,14 +136,17 @@ def main(argv: list[str] | None = None) -> int:
             if package_of(tree) != (tree / "linkaudit").resolve():
                 return fail(PROG, f"{name}: `import linkaudit` does not find {tree / 'linkaudit'}")
         runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
+        counts: dict[str, list[dict[int, int]]] = {name: [] for name in trees}
         status = 0
         expected: int | None = None
+        prefix = VALGRIND if args.instructions else []
         print(f"machine: {machine()}")
-        print(f"command: linkaudit {' '.join(command)}; {args.runs} runs of each tree, alternated\n")
+        print(f"command: linkaudit {' '.join(command)}; {args.runs} runs of each tree, alternated"
+              f"{', instructions counted by callgrind' if args.instructions else ''}\n")
         for round_ in range(args.runs):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for name in order:
-                run = run_measured([PYTHON, *PYTHON_ARGS, ENTRY, *command], timeout=args.run_timeout,
+                run = run_measured([*prefix, PYTHON, *PYTHON_ARGS, ENTRY, *command], timeout=args.run_timeout,
                                    stdout=workdir / "stdout", stderr=workdir / "stderr",
                                    env=clean_env({"PYTHONPATH": str(trees[name])}))
                 if expected is None and name == "working tree":
@@ -129,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                           file=sys.stderr)
                     status = 1
                 runs[name].append((run.wall_s, run.cpu_s, run.maxrss_mb))
+                if args.instructions:
+                    counts[name].append(instructions_of(run.stderr))
+        if args.instructions:
+            return status or _print_instructions(trees, counts, args.base)
         rows = []
         for name, measured in runs.items():
             wall = quartiles([w for w, _, _ in measured])
@@ -141,6 +173,27 @@ def main(argv: list[str] | None = None) -> int:
         new_cpu, old_cpu = (statistics.median(c for _, c, _ in runs[name]) for name in trees)
         print(f"\nworking tree / {args.base}: wall {new / old:.3f}x, CPU {new_cpu / old_cpu:.3f}x (medians)")
     return status
+
+
+def _print_instructions(trees: dict[str, Path], counts: dict[str, list[dict[int, int]]], base: str) -> int:
+    """The instruction counts' table; 1 when a run printed no count (valgrind failed)."""
+    rows = []
+    totals: dict[str, float] = {}
+    for name in trees:
+        runs = counts[name]
+        if not runs or any(not run for run in runs):
+            print(f"{PROG}: {name}: a run printed no instruction count (see its stderr with --keep)", file=sys.stderr)
+            return 1
+        total = [sum(run.values()) for run in runs]
+        largest = [max(run.values()) for run in runs]
+        totals[name] = statistics.median(total)
+        rows.append([name, len(runs), max(len(run) for run in runs), f"{min(total):,}", f"{statistics.median(total):,.0f}",
+                     f"{statistics.median(largest):,.0f}"])
+    print(format_table(["tree", "runs", "processes", "instructions min", "instructions median",
+                        "largest process (median)"], rows))
+    new, old = (totals[name] for name in trees)
+    print(f"\nworking tree / {base}: instructions {new / old:.4f}x (medians, all processes)")
+    return 0
 
 
 if __name__ == "__main__":

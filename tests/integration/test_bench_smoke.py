@@ -7,6 +7,7 @@ is where numbers live).  Everything stays on loopback; lychee is left out (it is
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,12 +28,17 @@ CASES = {
     "github": (["bench/github.py", "--repos", "30", "--latency", "0.002"], ["token"]),
     "ab": (["bench/ab.py", "--runs", "1", "--", "extract", "examples/cvpr-2022-list06.md", "--format", "json"],
            ["working tree / HEAD"]),
+    "ab-instructions": (["bench/ab.py", "--instructions", "--", "--version"],
+                        ["working tree / HEAD: instructions"]),
 }
+NEEDS = {"ab-instructions": "valgrind"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bench_script_runs(case: str) -> None:
     argv, expected = CASES[case]
+    if case in NEEDS and shutil.which(NEEDS[case]) is None:
+        pytest.skip(f"{NEEDS[case]} is not installed")
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
