@@ -11,7 +11,6 @@ temporary file behind, and no file of the user's is touched on the way (a fixed 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def _create_beside(path: Path) -> tuple[Path, int]:
     """A new, empty file in ``path``'s directory, under a name that was free: (its path, an open descriptor)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(_ATTEMPTS):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:
