@@ -33,9 +33,12 @@ def write_atomically(path: Path, pieces: Iterable[str]) -> None:
     """Write the concatenation of ``pieces`` (UTF-8) to ``path``, replacing it in one step.
 
     ``pieces`` may be a generator: it is consumed while writing, so a large document is never
-    whole in memory.  Raises ``OSError`` (the target unchanged) when the directory cannot be
+    whole in memory.  When ``path`` is a symbolic link, the file it points at is replaced and the link
+    kept.  Raises ``OSError`` (the target unchanged) when the directory cannot be
     written or the disk fills up; any exception (an interrupt too) removes the temporary file.
     """
+    if path.is_symlink():  # a report linked into the user's docs: the link stays, its target is replaced
+        path = Path(os.path.realpath(path))
     tmp, fd = _create_beside(path)
     try:
         with open(fd, "w", encoding="utf-8") as handle:

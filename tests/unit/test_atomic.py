@@ -72,3 +72,16 @@ def test_extract_output_keeps_a_users_tmp_file(sample_path: Path, tmp_path: Path
     capsys.readouterr()
     assert mine.read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.json.tmp"]
+
+
+def test_a_symlinked_report_keeps_its_link(tmp_path: Path) -> None:
+    """reports/status.md linked to docs/status.md: the link stays and the document it points at is replaced."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "reports").mkdir()
+    document = tmp_path / "docs" / "status.md"
+    document.write_text("old\n")
+    link = tmp_path / "reports" / "status.md"
+    link.symlink_to(Path("..") / "docs" / "status.md")
+    write_atomically(link, ["new\n"])
+    assert link.is_symlink() and document.read_text() == "new\n"
+    assert _leftovers(tmp_path / "docs") == [] and _leftovers(tmp_path / "reports") == []
