@@ -79,6 +79,16 @@ class DoiSettings:
     crossref_api: str = "https://api.crossref.org"
     crossref: bool = False
     mailto: str | None = None
+    crossref_batch: int = 0
+    """DOIs per Crossref works query (``filter=doi:A,doi:B,...``); 0 asks doi.org about each DOI.  A DOI
+    the query does not list (registered elsewhere, or not at all) or a failed query is asked at doi.org."""
+
+
+CROSSREF_MAX_BATCH = 100
+"""DOIs per Crossref query, at most: the query's URL stays a few kilobytes long."""
+BUILTIN_HOSTS: tuple[HostSettings, ...] = (HostSettings("api.crossref.org", concurrency=3),)
+"""Politeness a host asks for, applied unless ``hosts`` sets the host itself: Crossref's public and polite
+pools limit each user to a few requests in flight (its REST API documentation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +142,8 @@ class Settings:
     check_suggestions: bool = True
 
     def host_settings(self, host: str) -> HostSettings | None:
-        """The override entry for ``host``, exact match first, then the longest ``*.suffix`` match."""
+        """The override entry for ``host``, exact match first, then the longest ``*.suffix`` match, then the
+        built-in politeness of a few API hosts (``BUILTIN_HOSTS``)."""
         host = host.lower()
         best: HostSettings | None = None
         for entry in self.hosts:
@@ -142,6 +153,8 @@ class Settings:
             suffix_match = pattern.startswith("*.") and (host == pattern[2:] or host.endswith(pattern[1:]))
             if suffix_match and (best is None or len(pattern) > len(best.host)):
                 best = entry
+        if best is None:
+            best = next((entry for entry in BUILTIN_HOSTS if entry.host == host), None)
         return best
 
     def effective_concurrency(self, host: str) -> int:
@@ -274,6 +287,9 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"'{key}' must not be negative, got {number:g}")
     if settings.github.batch_size > 100:
         raise ConfigError("'github.batch_size' must be at most 100 (GitHub's GraphQL node limit per query)")
+    if not 0 <= settings.doi.crossref_batch <= CROSSREF_MAX_BATCH:
+        raise ConfigError(f"'doi.crossref_batch' must be between 0 (off) and {CROSSREF_MAX_BATCH}, "
+                          f"got {settings.doi.crossref_batch}")
     for key in ("exclude", "include"):
         for i, pattern in enumerate(getattr(settings, key)):
             try:

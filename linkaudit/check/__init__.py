@@ -33,7 +33,7 @@ from ..errors import ConfigError, NetworkUnavailable
 from ..model import CheckResult, Kind, Link, LinkKey, Paper, Status, cited_result, link_citations
 from ..progress import NullProgress, Progress
 from ..suggest import hyphen_variants
-from .doi import DoiChecker
+from .doi import DoiChecker, batchable, doi_of_link
 from .fetch import Checker, Fetcher
 from .github import EtagCache, GitHubChecker
 from .hosts import HostGates, NetworkState, host_key, split_origin_lenient
@@ -177,7 +177,8 @@ class _Run:
             self.github = GitHubChecker(fetcher, self.web, settings, self.network, self.etags)
             self.checkers: dict[Kind, Checker] = {kind: self.web for kind in Kind}
             self.checkers[Kind.GITHUB] = self.github
-            self.checkers[Kind.DOI] = DoiChecker(fetcher, settings, title_for=self._title_for)
+            self.doi = DoiChecker(fetcher, settings, title_for=self._title_for)
+            self.checkers[Kind.DOI] = self.doi
             self.checkers[Kind.SHORTLINK] = ShortlinkChecker(
                 fetcher, self.web, settings, self.network, dispatch=self._dispatch
             )
@@ -226,6 +227,8 @@ class _Run:
         """Queue one job per unique key under the host it talks to (GitHub repositories in GraphQL batches)."""
         batch: list[Link] = []
         prefetch: list[RepoRef] = []
+        dois: list[Link] = []  # asked of Crossref first, doi_batch at a time
+        doi_batch = self.settings.doi.crossref_batch
         started = time.monotonic()  # a skipped link's elapsed time: planning takes microseconds per link
         for links in self.groups.values():
             link = links[0]
@@ -246,6 +249,9 @@ class _Run:
                 )
                 self._record(link, result, started)
                 continue
+            if doi_batch and link.kind is Kind.DOI and (doi := doi_of_link(link)) is not None and batchable(doi):
+                dois.append(link)
+                continue
             ref = _repo(link) if link.kind is Kind.GITHUB else None
             if ref is not None and ref.name is not None and self.github.has_token:
                 batch.append(link)
@@ -260,6 +266,9 @@ class _Run:
         for i in range(0, len(batch), size):
             extra = prefetch if i == 0 and self.github.has_token else []
             self.scheduler.submit(self.github.graphql_host, self._batch_job(batch[i : i + size], extra))
+        crossref_host = host_key(self.settings.doi.crossref_api)
+        for i in range(0, len(dois), doi_batch or 1):
+            self.scheduler.submit(crossref_host, self._doi_batch_job(dois[i : i + doi_batch]))
 
     # -- jobs --------------------------------------------------------------------------------------
 
@@ -300,6 +309,28 @@ class _Run:
                     self.scheduler.submit(self.github.web_host, self._job(link, t0))
                     continue
                 self._complete(link, await self.github.finish(link, ref, answer), t0)
+
+        return job
+
+    def _doi_batch_job(self, links: list[Link]) -> Job:
+        """Ask Crossref about these DOIs in one query; those it does not list are asked at doi.org one by one."""
+
+        async def job() -> None:
+            t0 = time.monotonic()
+            dois = [doi_of_link(link) or "" for link in links]  # planned only with a DOI
+            try:
+                works, attempts = await self.doi.lookup_batch(dois)
+            except NetworkUnavailable:
+                raise
+            except Exception:
+                logger.exception("internal error while asking Crossref about a batch of DOIs")
+                works, attempts = None, 0
+            for link, doi in zip(links, dois, strict=True):
+                work = works.get(doi.lower()) if works is not None else None
+                if work is None:  # not listed (another agency, or none) or the query failed: doi.org decides
+                    self.scheduler.submit(self._host_for(link), self._job(link, t0))
+                else:
+                    self._complete(link, self.doi.from_crossref(link, work, attempts), t0)
 
         return job
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from checkkit import DoiWeb, closed_port, make_link, make_settings, paper, run_check
 from testweb import Server
 
-from linkaudit.config import DoiSettings
+from linkaudit.config import DoiSettings, Settings
 from linkaudit.model import Kind, Status
 
 
@@ -110,3 +110,89 @@ def test_dois_cited_twice_are_asked_once(doiweb: DoiWeb) -> None:
     assert len(results) == 1
     assert len(next(iter(results.values())).papers) == 2
     assert doiweb.doi_server.requests == 1
+
+
+def _batched(doiweb: DoiWeb, size: int, **doi: object) -> Settings:
+    settings = make_settings(doi=doiweb)
+    return replace(settings, doi=replace(settings.doi, crossref_batch=size, **doi))
+
+
+def test_crossref_batches_ask_about_many_dois_per_query(doiweb: DoiWeb) -> None:
+    """With crossref_batch, 120 DOIs Crossref lists cost 3 queries of up to 50 and no handle lookup; those it does
+    not list (another agency's, or none at all) are asked at doi.org, which decides registered or broken."""
+    crossref_dois = [f"10.1109/CVPR.2022.{i:05d}" for i in range(120)]
+    for doi in crossref_dois:
+        doiweb.crossref.titles[doi.lower()] = f"Paper {doi}"
+        doiweb.crossref.targets[doi.lower()] = f"https://ieeexplore.ieee.org/{doi}"
+    doiweb.doi.registered["10.5281/zenodo.123"] = "https://zenodo.org/record/123"  # DataCite: not in Crossref
+    links = [make_link(f"https://doi.org/{doi}") for doi in crossref_dois]
+    links += [make_link("https://doi.org/10.5281/zenodo.123"), make_link("https://doi.org/10.9999/missing")]
+    results = run_check(links, _batched(doiweb, 50, mailto="maintainer@example.org"))
+    assert [len(batch) for batch in doiweb.crossref.batches] == [50, 50, 22]
+    listed = results["https://doi.org/10.1109/CVPR.2022.00007"]
+    assert (listed.status, listed.definitive, listed.http_status) == (Status.OK, True, 200)
+    assert "listed by Crossref" in listed.detail
+    assert listed.doi is not None and listed.doi.registered
+    assert listed.doi.target == "https://ieeexplore.ieee.org/10.1109/CVPR.2022.00007"
+    assert listed.doi.title is None  # titles only with the title check on
+    zenodo = results["https://doi.org/10.5281/zenodo.123"]
+    assert (zenodo.status, zenodo.definitive) == (Status.OK, True) and "Crossref" not in zenodo.detail
+    missing = results["https://doi.org/10.9999/missing"]
+    assert (missing.status, missing.definitive) == (Status.BROKEN, True)
+    assert sorted(doiweb.doi.paths) == ["/api/handles/10.5281/zenodo.123", "/api/handles/10.9999/missing"]
+    assert all(q.get("mailto") == "maintainer@example.org" for q in doiweb.crossref.queries)
+    assert all("mailto:maintainer@example.org" in agent for agent in doiweb.crossref.agents)
+    assert all(q.get("select") == "DOI,title,resource" for q in doiweb.crossref.queries)
+
+
+def test_a_failed_crossref_query_falls_back_to_doi_org(doiweb: DoiWeb) -> None:
+    """Crossref answering an error says nothing about the DOIs: each is asked at doi.org as without batching."""
+    doiweb.crossref.list_status = 400
+    for i in range(3):
+        doiweb.crossref.titles[f"10.1000/{i}"] = "T"
+        doiweb.doi.registered[f"10.1000/{i}"] = f"https://example.org/{i}"
+    links = [make_link(f"https://doi.org/10.1000/{i}") for i in range(3)] + [make_link("https://doi.org/10.1000/gone")]
+    results = run_check(links, _batched(doiweb, 50))
+    assert len(doiweb.crossref.batches) == 1
+    assert [results[link.url].status for link in links] == [Status.OK, Status.OK, Status.OK, Status.BROKEN]
+    assert all("Crossref" not in results[link.url].detail for link in links)
+    assert len(doiweb.doi.paths) == 4
+
+
+def test_unreachable_crossref_falls_back_to_doi_org(doiweb: DoiWeb) -> None:
+    """Crossref down (connection refused) while doi.org answers: every DOI still gets doi.org's verdict."""
+    doiweb.doi.registered["10.1000/a"] = "https://example.org/a"
+    settings = _batched(doiweb, 50)
+    settings = replace(settings, doi=replace(settings.doi, crossref_api=f"http://127.0.0.1:{closed_port()}"))
+    links = [make_link("https://doi.org/10.1000/a"), make_link("https://doi.org/10.1000/b")]
+    results = run_check(links, settings)
+    assert [results[link.url].status for link in links] == [Status.OK, Status.BROKEN]
+
+
+def test_batched_titles_are_compared_without_more_queries(doiweb: DoiWeb) -> None:
+    """With the title check on too, the batch's titles are compared: no per-DOI Crossref request."""
+    doiweb.crossref.titles["10.1000/match"] = "The Flag Median and FlagIRLS"
+    doiweb.crossref.titles["10.1000/differ"] = "Something Else Entirely About Graphs"
+    links = [make_link("https://doi.org/10.1000/match", paper="1"), make_link("https://doi.org/10.1000/differ", paper="2")]
+    papers = [paper("1", "The flag median and FlagIRLS."), paper("2", "Learning Fair Classifiers")]
+    results = run_check(links, _batched(doiweb, 50, crossref=True), papers=papers)
+    match, differ = (results[link.url] for link in links)
+    assert match.doi is not None and match.doi.title == "The Flag Median and FlagIRLS" and match.doi.title_matches
+    assert differ.doi is not None and differ.doi.title_matches is False and "title differs" in differ.detail
+    assert len(doiweb.crossref.queries) == 1 and doiweb.doi.paths == []
+
+
+def test_dois_a_crossref_filter_cannot_hold_go_to_doi_org(doiweb: DoiWeb) -> None:
+    """A DOI with a comma would split the filter list: it is asked at doi.org directly."""
+    doi = "10.1000/a,b"
+    doiweb.doi.registered[doi] = "https://example.org/ab"
+    doiweb.crossref.titles["10.1000/plain"] = "T"
+    sici = "10.1002/(SICI)1097-4636(199711)37:2<216::AID-JBM11>3.0.CO;2-O&x=1?y#z"  # reaches Crossref intact
+    doiweb.crossref.titles[sici.lower()] = "T"
+    links = [make_link(f"https://doi.org/{doi}"), make_link("https://doi.org/10.1000/plain"),
+             make_link(f"https://doi.org/{sici.replace('#', '%23').replace('?', '%3F')}")]
+    results = run_check(links, _batched(doiweb, 50))
+    assert doiweb.crossref.batches == [["10.1000/plain", sici]]
+    assert results[f"https://doi.org/{doi}"].status is Status.OK
+    assert all("listed by Crossref" in results[link.url].detail for link in links[1:])
+    assert doiweb.doi.paths == [f"/api/handles/{doi}"]

@@ -598,22 +598,45 @@ class FakeDoi:
 
 
 class FakeCrossref:
-    """api.crossref.org's ``/works/<doi>``."""
+    """api.crossref.org's ``/works/<doi>`` and ``/works?filter=doi:A,doi:B,...`` (the works it lists: ``titles``)."""
 
     def __init__(self) -> None:
         self.titles: dict[str, str] = {}
+        self.targets: dict[str, str] = {}
         self.queries: list[dict[str, str]] = []
         self.agents: list[str] = []
+        self.batches: list[list[str]] = []
+        """The DOIs of each list query, as asked."""
+        self.list_status: int | None = None
+        """Answer list queries with this status (and no items) instead."""
 
     async def __call__(self, req: Request) -> Response:
-        """``/works/<doi>``."""
+        """``/works/<doi>``, or a list query on ``/works``."""
         self.queries.append(req.query)
         self.agents.append(req.headers.get("user-agent", ""))
+        if req.path.rstrip("/") == "/works":
+            return self._list(req)
         doi = req.path.removeprefix("/works/").lower()
         title = self.titles.get(doi)
         if title is None:
             return Response(404, {"content-type": "text/plain"}, b"Resource not found.")
         return Response.of_json(200, {"status": "ok", "message": {"DOI": doi, "title": [title]}})
+
+    def _list(self, req: Request) -> Response:
+        asked = [f.removeprefix("doi:") for f in req.query.get("filter", "").split(",") if f.startswith("doi:")]
+        self.batches.append(asked)
+        if self.list_status is not None:
+            return Response.of_json(self.list_status, {"status": "error", "message": []})
+        items = []
+        for doi in asked[: int(req.query.get("rows", "20"))]:
+            title = self.titles.get(doi.lower())
+            if title is not None:  # Crossref answers with the DOI lower-cased
+                item: dict[str, Any] = {"DOI": doi.lower(), "title": [title]}
+                if doi.lower() in self.targets:
+                    item["resource"] = {"primary": {"URL": self.targets[doi.lower()]}}
+                items.append(item)
+        return Response.of_json(200, {"status": "ok", "message-type": "work-list",
+                                      "message": {"total-results": len(items), "items": items}})
 
 
 class VirtualHosts:

@@ -64,6 +64,8 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
         ("hosts:\n  - host: a.org\n    timeout: 0\n", "timeout must be positive"),
         ("policy:\n  fail_on: [borked]\n", "unknown status 'borked'"),
         ("github:\n  batch_size: 500\n", "at most 100"),
+        ("doi:\n  crossref_batch: 101\n", "'doi.crossref_batch' must be between 0 (off) and 100, got 101"),
+        ("doi:\n  crossref_batch: -1\n", "'doi.crossref_batch' must be between 0 (off) and 100"),
         ("event_loop: fastest\n", "'event_loop' must be one of auto, uvloop, asyncio"),
         ("hosts:\n  - host: a.org\n    concurrency: x\n", "hosts[0].concurrency: expected an integer"),
         ("- just\n- a list\n", "top level must be a mapping"),
@@ -105,6 +107,17 @@ def test_host_overrides_fall_back_to_globals() -> None:
     assert settings.effective_min_interval("doi.org") == 1.5
     assert settings.accepted_statuses("ieeexplore.ieee.org") == frozenset({403})
     assert settings.accepted_statuses("doi.org") == frozenset()
+
+
+def test_crossref_is_polite_unless_the_config_says_otherwise() -> None:
+    """api.crossref.org gets the few requests in flight Crossref allows, unless `hosts` sets the host itself."""
+    assert Settings().effective_concurrency("api.crossref.org") == 3
+    assert Settings().effective_concurrency("API.Crossref.org") == 3
+    own = load_settings(None, {"hosts": [{"host": "api.crossref.org", "concurrency": 1}]})
+    assert own.effective_concurrency("api.crossref.org") == 1
+    suffix = load_settings(None, {"hosts": [{"host": "*.crossref.org", "min_interval": 0.5}]})
+    assert suffix.effective_min_interval("api.crossref.org") == 0.5  # the user's entry, not the built-in one
+    assert suffix.effective_concurrency("api.crossref.org") == 8
 
 
 def test_token_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
