@@ -26,6 +26,8 @@ CASES = {
     "nightly": (["bench/nightly.py", "--links", "60", "--hosts", "3", "--nights", "2", "--fail-every", "10"],
                 ["history MB"]),
     "github": (["bench/github.py", "--repos", "30", "--latency", "0.002"], ["token"]),
+    "doi": (["bench/doi.py", "--dois", "60", "--batch", "25", "--doi-latency", "0.001", "--crossref-latency", "0.001"],
+            ["DOIs/query"]),
     "ab": (["bench/ab.py", "--runs", "1", "--", "extract", "examples/cvpr-2022-list06.md", "--format", "json"],
            ["working tree / HEAD"]),
     "ab-instructions": (["bench/ab.py", "--instructions", "--", "--version"],
