@@ -28,11 +28,8 @@ The request counts do not depend on them.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import random
 import sys
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +37,16 @@ from typing import Any
 
 from harness import (
     LINKAUDIT,
-    ROOT,
     Measured,
+    SimulatedServices,
     ToolMissing,
     clean_env,
     fail,
     fmt,
     format_table,
+    import_testweb,
     machine,
+    read_report,
     require_linkaudit,
     run_measured,
     scratch,
@@ -56,25 +55,9 @@ from harness import (
 )
 
 PROG = "bench/doi.py"
-TESTWEB_DIR = ROOT / "tests" / "integration"
 DOI_ADDRESS, CROSSREF_ADDRESS = "127.0.0.2", "127.0.0.3"
 CROSSREF_CONCURRENCY = 3
 """As linkaudit's built-in politeness gives api.crossref.org (config.BUILTIN_HOSTS); the fake has another name."""
-
-
-def import_testweb() -> Any:
-    """The checker's simulated web module (tests/integration/testweb.py)."""
-    sys.path.insert(0, str(TESTWEB_DIR))
-    try:
-        import testweb
-    except ImportError as exc:
-        raise ToolMissing(f"the checker's test web is not available ({TESTWEB_DIR / 'testweb.py'}: {exc})") from exc
-    finally:
-        sys.path.remove(str(TESTWEB_DIR))
-    for name in ("TestWeb", "FakeDoi", "FakeCrossref"):
-        if not hasattr(testweb, name):
-            raise ToolMissing(f"{TESTWEB_DIR / 'testweb.py'} has no {name}")
-    return testweb
 
 
 @dataclass(frozen=True)
@@ -97,12 +80,12 @@ def plant(count: int, *, elsewhere: float, missing: float, seed: int) -> list[Pl
     return [Planted(f"{prefixes[state]}{i:06d}", state) for i, state in enumerate(states)]
 
 
-class BenchDoiWeb:
+class BenchDoiWeb(SimulatedServices):
     """The test suite's fake doi.org and Crossref on two loopback addresses, with latencies and a time limit."""
 
     def __init__(self, testweb: Any, dois: list[Planted], *, doi_latency: float, crossref_latency: float,
                  time_limit: float) -> None:
-        self.web = testweb.TestWeb()
+        super().__init__(testweb, time_limit=time_limit)
         self.doi = testweb.FakeDoi()
         self.crossref = testweb.FakeCrossref()
         for planted in dois:
@@ -112,21 +95,8 @@ class BenchDoiWeb:
             if planted.state == "crossref":
                 self.crossref.titles[key] = f"Paper {planted.doi}"
                 self.crossref.targets[key] = f"https://publisher.example/{planted.doi}"
-        self.doi_server = self.web.serve(self._slow(self.doi, doi_latency), host=DOI_ADDRESS)
-        self.crossref_server = self.web.serve(self._slow(self.crossref, crossref_latency), host=CROSSREF_ADDRESS)
-        self._timer = threading.Timer(time_limit, self.close)
-        self._timer.daemon = True
-        self._timer.start()
-        self._closed = False
-
-    @staticmethod
-    def _slow(app: Any, latency: float) -> Any:
-        async def slow(request: Any) -> Any:
-            if latency:
-                await asyncio.sleep(latency)
-            return await app(request)
-
-        return slow
+        self.doi_server = self.serve(self.doi, latency=doi_latency, host=DOI_ADDRESS)
+        self.crossref_server = self.serve(self.crossref, latency=crossref_latency, host=CROSSREF_ADDRESS)
 
     def reset(self) -> None:
         """Zero the counters between two runs."""
@@ -135,14 +105,7 @@ class BenchDoiWeb:
             self.crossref_server.reset_stats()
             self.crossref.batches.clear()
 
-        self.web.loop.call_soon_threadsafe(do)
-        self.web.call(asyncio.sleep(0))  # wait for it to run
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._timer.cancel()
-            self.web.close()
+        self.on_loop(do)
 
     def stats(self) -> dict[str, Any]:
         batches = list(self.crossref.batches)
@@ -176,17 +139,6 @@ class Run:
     measured: Measured
     stats: dict[str, Any]
     statuses: Counter[str]
-
-
-def read_report(measured: Measured, outdir: Path) -> dict[str, Any] | None:
-    for path in [measured.stdout, *sorted(outdir.glob("*.json"))]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("results"), list):
-            return data
-    return None
 
 
 def run_batch(args: argparse.Namespace, batch: int, web: BenchDoiWeb, catalog: Path, workdir: Path) -> Run:
@@ -255,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dois < 1 or not 1 <= args.batch <= 100 or min(args.doi_latency, args.crossref_latency) < 0:
         parser.error("--dois must be at least 1, --batch between 1 and 100, the latencies 0 or more")
     try:
-        testweb = import_testweb()
+        testweb = import_testweb("FakeDoi", "FakeCrossref")
         require_linkaudit("audit", "linkaudit.audit")
         require_linkaudit("extract", "linkaudit.extract")
     except ToolMissing as exc:

@@ -30,11 +30,8 @@ ones, wall time, CPU and peak RSS.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import random
 import sys
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +39,16 @@ from typing import Any
 
 from harness import (
     LINKAUDIT,
-    ROOT,
     Measured,
+    SimulatedServices,
     ToolMissing,
     clean_env,
     fail,
     fmt,
     format_table,
+    import_testweb,
     machine,
+    read_report,
     require_linkaudit,
     run_measured,
     scratch,
@@ -58,25 +57,9 @@ from harness import (
 )
 
 PROG = "bench/github.py"
-TESTWEB_DIR = ROOT / "tests" / "integration"
 UNAUTHENTICATED_BUDGET = 60
 TOKEN = "ghp_bench0000000000000000000000000000000"
 API_ADDRESS, WEB_ADDRESS = "127.0.0.2", "127.0.0.3"
-
-
-def import_testweb() -> Any:
-    """The checker's simulated web module (tests/integration/testweb.py)."""
-    sys.path.insert(0, str(TESTWEB_DIR))
-    try:
-        import testweb
-    except ImportError as exc:
-        raise ToolMissing(f"the checker's test GitHub is not available ({TESTWEB_DIR / 'testweb.py'}: {exc})") from exc
-    finally:
-        sys.path.remove(str(TESTWEB_DIR))
-    for name in ("TestWeb", "FakeGitHub"):
-        if not hasattr(testweb, name):
-            raise ToolMissing(f"{TESTWEB_DIR / 'testweb.py'} has no {name}")
-    return testweb
 
 
 @dataclass(frozen=True)
@@ -99,14 +82,12 @@ def plant(count: int, *, missing: float, archived: float, renamed: float, seed: 
     return [Planted(f"bench-org-{i % 97}/repo-{i}", state) for i, state in enumerate(states)]
 
 
-class BenchGitHub:
+class BenchGitHub(SimulatedServices):
     """The test suite's FakeGitHub served on two loopback addresses, with latency and a time limit."""
 
     def __init__(self, testweb: Any, repos: list[Planted], *, latency: float, time_limit: float) -> None:
-        self.testweb = testweb
+        super().__init__(testweb, time_limit=time_limit)
         self.repos = repos
-        self.latency = latency
-        self.web = testweb.TestWeb()
         self.state = testweb.FakeGitHub()
         for repo in repos:
             if repo.state == "renamed":
@@ -114,20 +95,8 @@ class BenchGitHub:
                 self.state.rename(repo.slug, f"{repo.slug}-renamed")
             elif repo.state != "missing":
                 self.state.add(repo.slug, archived=repo.state == "archived")
-        self.api_server = self.web.serve(self._slow(self.state.api), host=API_ADDRESS)
-        self.web_server = self.web.serve(self._slow(self.state.web), host=WEB_ADDRESS)
-        self._timer = threading.Timer(time_limit, self.close)
-        self._timer.daemon = True
-        self._timer.start()
-        self._closed = False
-
-    def _slow(self, app: Any) -> Any:
-        async def slow(request: Any) -> Any:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return await app(request)
-
-        return slow
+        self.api_server = self.serve(self.state.api, latency=latency, host=API_ADDRESS)
+        self.web_server = self.serve(self.state.web, latency=latency, host=WEB_ADDRESS)
 
     def reset(self, *, budget: int | None) -> None:
         """Zero the counters; ``budget`` is the unauthenticated REST budget (None: unlimited)."""
@@ -139,14 +108,7 @@ class BenchGitHub:
             self.state.authorizations.clear()
             self.state.rest_budget = budget
 
-        self.web.loop.call_soon_threadsafe(do)
-        self.web.call(asyncio.sleep(0))  # wait for it to run
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._timer.cancel()
-            self.web.close()
+        self.on_loop(do)
 
     def stats(self, budget: int | None) -> dict[str, Any]:
         api_log = list(self.api_server.log)
@@ -190,17 +152,6 @@ class Run:
     stats: dict[str, Any]
     statuses: Counter[str]
     archived_seen: int | None
-
-
-def read_report(measured: Measured, outdir: Path) -> dict[str, Any] | None:
-    for path in [measured.stdout, *sorted(outdir.glob("*.json"))]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("results"), list):
-            return data
-    return None
 
 
 def run_mode(args: argparse.Namespace, mode: str, gh: BenchGitHub, catalog: Path, config: Path,
@@ -282,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repos < 1 or args.latency < 0:
         parser.error("--repos must be at least 1 and --latency 0 or more")
     try:
-        testweb = import_testweb()
+        testweb = import_testweb("FakeGitHub")
         require_linkaudit("audit", "linkaudit.audit")
         require_linkaudit("extract", "linkaudit.extract")
     except ToolMissing as exc:

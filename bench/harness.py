@@ -9,6 +9,7 @@ maximum over all of them).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime
@@ -413,3 +414,66 @@ def scratch(prefix: str, *, keep: bool, contents: str) -> Iterator[Path]:
             print(f"\n{contents} kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- the checker's simulated services (tests/integration/testweb.py), for github.py and doi.py --------------
+
+TESTWEB_DIR = ROOT / "tests" / "integration"
+
+
+def import_testweb(*names: str) -> Any:
+    """The checker's simulated web module (tests/integration/testweb.py), checked to have ``names``."""
+    sys.path.insert(0, str(TESTWEB_DIR))
+    try:
+        import testweb
+    except ImportError as exc:
+        raise ToolMissing(f"the checker's test web is not available ({TESTWEB_DIR / 'testweb.py'}: {exc})") from exc
+    finally:
+        sys.path.remove(str(TESTWEB_DIR))
+    for name in ("TestWeb", *names):
+        if not hasattr(testweb, name):
+            raise ToolMissing(f"{TESTWEB_DIR / 'testweb.py'} has no {name}")
+    return testweb
+
+
+class SimulatedServices:
+    """Simulated services on one ``testweb.TestWeb``: each app answers after a latency; all stop after a time limit."""
+
+    def __init__(self, testweb: Any, *, time_limit: float) -> None:
+        self.web = testweb.TestWeb()
+        self._timer = threading.Timer(time_limit, self.close)
+        self._timer.daemon = True
+        self._timer.start()
+        self._closed = False
+
+    def serve(self, app: Any, *, latency: float, host: str) -> Any:
+        """Serve ``app`` on ``host`` (a loopback address), each answer after ``latency`` seconds."""
+        async def slow(request: Any) -> Any:
+            if latency:
+                await asyncio.sleep(latency)
+            return await app(request)
+
+        return self.web.serve(slow, host=host)
+
+    def on_loop(self, action: Any) -> None:
+        """Run ``action()`` on the services' event loop and wait for it (counters are reset there)."""
+        self.web.loop.call_soon_threadsafe(action)
+        self.web.call(asyncio.sleep(0))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._timer.cancel()
+            self.web.close()
+
+
+def read_report(measured: Measured, outdir: Path) -> dict[str, Any] | None:
+    """The ``linkaudit.report/1`` document of a run: its stdout, else a JSON report in ``outdir``."""
+    for path in [measured.stdout, *sorted(outdir.glob("*.json"))]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("results"), list):
+            return data
+    return None
