@@ -130,6 +130,58 @@ def test_url_words_decide_dots_as_looking_back_did(text: str) -> None:
             assert not find._after_slashes(text, dot)
 
 
+def _host_anchors_by_bisect(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
+    """The host anchors of ``find._anchors`` as they were found: every dot, then the "//" words' spans bisected."""
+    words = [m.span() for m in find.URL_WORD_RE.finditer(text, lo, hi)]
+    starts, ends = [start for start, _ in words], [end for _, end in words]
+    found = []
+    for pattern in find.DOT_TLD_RES:
+        for m in pattern.finditer(text, lo, hi):
+            dot = m.start()
+            tld = m.group(1).lower()
+            if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
+                    and not find._glued_code_host(text, dot, tld):
+                continue
+            word = bisect_right(ends, dot)
+            if word < len(words) and starts[word] <= dot and (
+                    dot - starts[word] <= find.URL_WORD_REACH or find._after_slashes(text, dot)):
+                continue
+            start = find._host_start(text, dot)
+            if start == dot or (start > 0 and (text[start - 1] in find.NOT_BEFORE_HOST or text[start - 1].isalnum())):
+                continue
+            found.append((start, m.end(), 2, "host"))
+    return sorted(found)
+
+
+HOST_TEXT = st.lists(
+    st.sampled_from(["//", "https://", "x.org", ".com", ".io", "github.comIa", ",org", "\uff0eorg", " ", "\n", "\t",
+                     "see ", "a", "-", "/", "w" * 150, "github", "x.github.io/y", "."]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=1500)
+@given(HOST_TEXT, st.integers(0, 3))
+def test_host_anchors_outside_url_words_equal_the_bisect_form(text: str, cut: int) -> None:
+    """Searching dots only outside "//" words (and past the reach inside them) finds the anchors every dot
+    with its word looked up found, on the whole text and on a stretch starting at a line start."""
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    lo = starts[min(cut, len(starts) - 1)]
+    for a, b in ((0, len(text)), (lo, len(text))):
+        hosts = [anchor for anchor in find._anchors(text, a, b) if anchor[3] == "host"]
+        assert hosts == _host_anchors_by_bisect(text, a, b)
+
+
+def test_host_anchors_at_the_edge_of_the_reach() -> None:
+    """Dots around URL_WORD_REACH characters into a "//" word, with and without another "//" before them."""
+    reach = find.URL_WORD_REACH
+    for k in range(reach - 6, reach + 6):
+        for text in (f"//{'a' * k}.com/x", f"//{'a' * k}(x.com", f"//{'a' * (k - 2)}(x.com", f"see //{'a' * k}x.github.io y",
+                     f"//a//{'b' * k}(z.org z.org", f"//{'c' * (k - 10)}//{'d' * 8}(e.io"):
+            hosts = [anchor for anchor in find._anchors(text, 0, len(text)) if anchor[3] == "host"]
+            assert hosts == _host_anchors_by_bisect(text, 0, len(text)), (k, text)
+
+
 STRINGS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
