@@ -93,6 +93,8 @@ class DoiChecker:
         self._api = settings.doi.api.rstrip("/")
         self._crossref = settings.doi.crossref_api.rstrip("/")
         self._title_for = title_for
+        self._unlisted: set[str] = set()
+        """Lower-cased DOIs a batch query answered without: no title to ask Crossref for."""
 
     async def check(self, link: Link) -> CheckResult:
         """The verdict on a DOI link."""
@@ -121,7 +123,7 @@ class DoiChecker:
             info = DoiInfo(registered=True, target=target)
             detail = REASON_TEXT[Reason.DOI_REGISTERED]
             attempts = reply.attempts
-            if self._settings.doi.crossref:
+            if self._settings.doi.crossref and doi.lower() not in self._unlisted:
                 title, extra = await self._crossref_title(doi)
                 attempts += extra
                 expected = self._title_for(link)
@@ -179,6 +181,7 @@ class DoiChecker:
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("DOI"), str):
                 works[item["DOI"].lower()] = CrossrefWork(title=_first_title(item), target=_primary_url(item))
+        self._unlisted.update(doi.lower() for doi in dois if doi.lower() not in works)
         return works, reply.attempts
 
     def from_crossref(self, link: Link, work: CrossrefWork, attempts: int) -> CheckResult:

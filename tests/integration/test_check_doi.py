@@ -182,6 +182,22 @@ def test_batched_titles_are_compared_without_more_queries(doiweb: DoiWeb) -> Non
     assert len(doiweb.crossref.queries) == 1 and doiweb.doi.paths == []
 
 
+def test_a_doi_the_batch_did_not_list_is_not_asked_of_crossref_again(doiweb: DoiWeb) -> None:
+    """With the title check on, a DOI the batch query answered without goes to doi.org alone: Crossref said it has
+    no record of it, so no per-DOI title request follows; a failed batch leaves the title request to be made."""
+    doiweb.doi.registered["10.5281/zenodo.1"] = "https://zenodo.org/record/1"
+    doiweb.crossref.titles["10.1000/listed"] = "Listed"
+    links = [make_link("https://doi.org/10.5281/zenodo.1"), make_link("https://doi.org/10.1000/listed")]
+    results = run_check(links, _batched(doiweb, 50, crossref=True))
+    assert all(results[link.url].status is Status.OK for link in links)
+    assert len(doiweb.crossref.queries) == 1  # the batch only
+    doiweb.crossref.list_status = 500
+    doiweb.crossref.queries.clear()
+    results = run_check(links[:1], _batched(doiweb, 50, crossref=True))
+    assert results[links[0].url].status is Status.OK
+    assert len(doiweb.crossref.queries) == 3 + 1  # the batch, tried 3 times (FAST_RETRY), then the title
+
+
 def test_dois_a_crossref_filter_cannot_hold_go_to_doi_org(doiweb: DoiWeb) -> None:
     """A DOI with a comma would split the filter list: it is asked at doi.org directly."""
     doi = "10.1000/a,b"
