@@ -227,7 +227,7 @@ class _Run:
         """Queue one job per unique key under the host it talks to (GitHub repositories in GraphQL batches)."""
         batch: list[Link] = []
         prefetch: list[RepoRef] = []
-        dois: list[Link] = []  # asked of Crossref first, doi_batch at a time
+        dois: list[tuple[Link, str]] = []  # (link, its DOI): asked of Crossref first, doi_batch at a time
         doi_batch = self.settings.doi.crossref_batch
         started = time.monotonic()  # a skipped link's elapsed time: planning takes microseconds per link
         for links in self.groups.values():
@@ -250,7 +250,7 @@ class _Run:
                 self._record(link, result, started)
                 continue
             if doi_batch and link.kind is Kind.DOI and (doi := doi_of_link(link)) is not None and batchable(doi):
-                dois.append(link)
+                dois.append((link, doi))
                 continue
             ref = _repo(link) if link.kind is Kind.GITHUB else None
             if ref is not None and ref.name is not None and self.github.has_token:
@@ -312,20 +312,19 @@ class _Run:
 
         return job
 
-    def _doi_batch_job(self, links: list[Link]) -> Job:
-        """Ask Crossref about these DOIs in one query; those it does not list are asked at doi.org one by one."""
+    def _doi_batch_job(self, batch: list[tuple[Link, str]]) -> Job:
+        """Ask Crossref about these (link, DOI) in one query; those it does not list are asked at doi.org one by one."""
 
         async def job() -> None:
             t0 = time.monotonic()
-            dois = [doi_of_link(link) or "" for link in links]  # planned only with a DOI
             try:
-                works, attempts = await self.doi.lookup_batch(dois)
+                works, attempts = await self.doi.lookup_batch([doi for _, doi in batch])
             except NetworkUnavailable:
                 raise
             except Exception:
                 logger.exception("internal error while asking Crossref about a batch of DOIs")
                 works, attempts = None, 0
-            for link, doi in zip(links, dois, strict=True):
+            for link, doi in batch:
                 work = works.get(doi.lower()) if works is not None else None
                 if work is None:  # not listed (another agency, or none) or the query failed: doi.org decides
                     self.scheduler.submit(self._host_for(link), self._job(link, t0))

@@ -98,7 +98,7 @@ class DoiChecker:
 
     async def check(self, link: Link) -> CheckResult:
         """The verdict on a DOI link."""
-        base = CheckResult(key=link.key, url=link.url, kind=link.kind, status=Status.ERROR, definitive=False)
+        base = _unknown(link)
         doi = doi_of_link(link)
         if doi is None:
             verdict = verdict_for_reason(Reason.INVALID_URL)
@@ -119,22 +119,12 @@ class DoiChecker:
         code = body.get("responseCode") if isinstance(body, dict) else None
         if reply.status == 200 and code in HANDLE_REGISTERED:
             assert isinstance(body, dict)
-            target = _url_value(body)
-            info = DoiInfo(registered=True, target=target)
-            detail = REASON_TEXT[Reason.DOI_REGISTERED]
-            attempts = reply.attempts
+            title, attempts, compared = None, reply.attempts, False
             if self._settings.doi.crossref and doi.lower() not in self._unlisted:
                 title, extra = await self._crossref_title(doi)
-                attempts += extra
-                expected = self._title_for(link)
-                matches = titles_match(title, expected) if title and expected else None
-                info = DoiInfo(registered=True, target=target, title=title, title_matches=matches)
-                if matches is False:
-                    detail += f"; Crossref title differs from the paper's: {title!r}"
-            verdict = verdict_for_reason(Reason.DOI_REGISTERED)
-            return _set(
-                base, verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts, doi=info
-            )
+                attempts, compared = attempts + extra, True
+            return self._registered(link, target=_url_value(body), title=title, compared=compared,
+                                    detail=REASON_TEXT[Reason.DOI_REGISTERED], attempts=attempts)
         if code == HANDLE_NOT_FOUND:
             verdict = verdict_for_reason(Reason.DOI_NOT_REGISTERED)
             return _set(
@@ -186,17 +176,22 @@ class DoiChecker:
 
     def from_crossref(self, link: Link, work: CrossrefWork, attempts: int) -> CheckResult:
         """The verdict on a DOI link that a Crossref batch query listed: registered."""
-        info = DoiInfo(registered=True, target=work.target)
-        detail = f"{REASON_TEXT[Reason.DOI_REGISTERED]} (listed by Crossref)"
-        if self._settings.doi.crossref:
+        return self._registered(link, target=work.target, title=work.title, compared=self._settings.doi.crossref,
+                                detail=f"{REASON_TEXT[Reason.DOI_REGISTERED]} (listed by Crossref)", attempts=attempts)
+
+    def _registered(self, link: Link, *, target: str | None, title: str | None, compared: bool, detail: str,
+                    attempts: int) -> CheckResult:
+        """A registered DOI's result; ``compared``: the title check ran (``title`` is Crossref's, None if it has none)."""
+        info = DoiInfo(registered=True, target=target)
+        if compared:
             expected = self._title_for(link)
-            matches = titles_match(work.title, expected) if work.title and expected else None
-            info = DoiInfo(registered=True, target=work.target, title=work.title, title_matches=matches)
+            matches = titles_match(title, expected) if title and expected else None
+            info = DoiInfo(registered=True, target=target, title=title, title_matches=matches)
             if matches is False:
-                detail += f"; Crossref title differs from the paper's: {work.title!r}"
+                detail += f"; Crossref title differs from the paper's: {title!r}"
         verdict = verdict_for_reason(Reason.DOI_REGISTERED)
-        base = CheckResult(key=link.key, url=link.url, kind=link.kind, status=Status.ERROR, definitive=False)
-        return _set(base, verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts, doi=info)
+        return _set(_unknown(link), verdict.status, verdict.definitive, detail=detail, code=200, attempts=attempts,
+                    doi=info)
 
     async def _crossref_title(self, doi: str) -> tuple[str | None, int]:
         """(title or None, attempts) from Crossref; None when Crossref does not know the DOI or fails."""
@@ -229,6 +224,11 @@ def _primary_url(work: dict[str, object]) -> str | None:
     primary = resource.get("primary") if isinstance(resource, dict) else None
     url = primary.get("URL") if isinstance(primary, dict) else None
     return url if isinstance(url, str) else None
+
+
+def _unknown(link: Link) -> CheckResult:
+    """The result ``_set`` fills in: an inconclusive error until a verdict is known."""
+    return CheckResult(key=link.key, url=link.url, kind=link.kind, status=Status.ERROR, definitive=False)
 
 
 def _url_value(body: dict[str, object]) -> str | None:
