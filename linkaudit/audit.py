@@ -209,7 +209,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None], own_process: bo
     from .policy import failing_results
     from .report.terminal import make_progress
     from .runner import run_checks
-    from .store import open_store
+    from .store import SCHEMA_VERSION, open_store
 
     settings = settings_from_args(args)
     with collector_paused(own_process):  # and frozen after, as ``settle`` does
@@ -224,6 +224,9 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None], own_process: bo
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     clock = time.monotonic()
     store = None if args.no_history else open_store(settings.history_path, keep_runs=settings.history_keep_runs)
+    if store is not None and store.upgraded_from is not None:
+        print(f"linkaudit: upgraded the history {store.path} from schema {store.upgraded_from} to {SCHEMA_VERSION} "
+              "(older linkaudit versions cannot read it now)", file=sys.stderr)
     try:
         cached: dict[LinkKey, CheckResult] = {}
         if store is not None and settings.use_cache:

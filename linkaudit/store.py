@@ -156,6 +156,8 @@ class Store:
         """Seconds to wait for another run's lock."""
         self.keep_runs = keep_runs
         """How many runs keep their per-link check rows."""
+        self.upgraded_from: int | None = None
+        """The schema version this opening upgraded the file from (None: it was current or new)."""
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -408,18 +410,23 @@ def open_store(path: str | Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, creat
     except sqlite3.Error as exc:
         raise _store_error(name, exc, action="open", timeout=timeout) from exc
     try:
-        _prepare(conn, name)
+        upgraded_from = _prepare(conn, name)
     except StoreError:
         conn.close()
         raise
     except sqlite3.Error as exc:
         conn.close()
         raise _store_error(name, exc, action="open", timeout=timeout) from exc
-    return Store(conn, name, timeout=timeout, keep_runs=keep_runs)
+    store = Store(conn, name, timeout=timeout, keep_runs=keep_runs)
+    store.upgraded_from = upgraded_from
+    return store
 
 
-def _prepare(conn: sqlite3.Connection, name: str) -> None:
-    """Check that ``conn`` is a linkaudit database of a version we understand; create or upgrade its tables."""
+def _prepare(conn: sqlite3.Connection, name: str) -> int | None:
+    """Check that ``conn`` is a linkaudit database of a version we understand; create or upgrade its tables.
+
+    Returns the version the file was upgraded from, or None.
+    """
     # reading the header first: a file that is not SQLite fails here, before anything is written
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     _check_version(conn, name, version)
@@ -427,13 +434,13 @@ def _prepare(conn: sqlite3.Connection, name: str) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     if version == SCHEMA_VERSION:
-        return
+        return None
     conn.execute("BEGIN IMMEDIATE")
     try:
         # another run may have created or upgraded the tables while we waited for the lock
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         _check_version(conn, name, version)
-        upgraded = 0 < version < SCHEMA_VERSION
+        upgraded = version if 0 < version < SCHEMA_VERSION else None
         if version == 0:
             _run_script(conn, _SCHEMA)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -445,12 +452,13 @@ def _prepare(conn: sqlite3.Connection, name: str) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    if upgraded:
+    if upgraded is not None:
         # the old rows' pages are free now; without this the file would keep its size until new runs refill it
         # (it fails while another connection reads, or when the disk lacks room for the copy: later runs
         # then reuse the free pages)
         with contextlib.suppress(sqlite3.Error):
             conn.execute("VACUUM")
+    return upgraded
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

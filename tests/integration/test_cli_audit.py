@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,23 @@ def test_history_across_runs_and_failure_policy(board: tuple[Switchboard, Server
     code, report = _audit(catalog, config)
     fixed = next(r for r in report["results"] if r["url"].endswith("/flaps"))
     assert code == 0 and fixed["status"] == "ok" and fixed["consecutive_failures"] == 0
+
+
+def test_history_of_an_older_schema_is_upgraded_and_said_so(board: tuple[Switchboard, Server], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A schema-1 history (an older linkaudit's) is upgraded by the run, which says so in one line, and goes on."""
+    _, server = board
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "data" / "history-v1.db", tmp_path / "history.db")
+    catalog = _catalog(tmp_path, server.url, ["/a"])
+    code, report = _audit(catalog, _config(tmp_path))
+    assert code == 0 and report["results"][0]["status"] == "ok"
+    err = capsys.readouterr().err
+    assert f"upgraded the history {tmp_path / 'history.db'} from schema 1 to 2" in err
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM links").fetchone()[0] == 8  # the fixture's 7 and the new one
+    _audit(catalog, _config(tmp_path))
+    assert "upgraded" not in capsys.readouterr().err  # once only
 
 
 @pytest.mark.parametrize("spread", [False, True])

@@ -71,11 +71,13 @@ def test_upgrade_answers_exactly_what_schema_1_answered(v1_db: Path) -> None:
     """History, streaks, the previous run (latest and before a date), the cache and ETags are unchanged."""
     expected = json.loads((DATA / "history-v1.expected.json").read_text(encoding="utf-8"))
     with open_store(v1_db) as store:
+        assert store.upgraded_from == 1
         assert _answers(store) == expected
     version, names = _tables(v1_db)
     assert version == SCHEMA_VERSION == 2
     assert names == ["checks", "etags", "links", "runs", "sqlite_sequence"]
     with open_store(v1_db) as store:  # reopening an upgraded file is a no-op
+        assert store.upgraded_from is None
         assert _answers(store) == expected
 
 
