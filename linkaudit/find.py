@@ -28,6 +28,7 @@ in prose (``amazon.com listings``) are not candidates.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,15 +40,17 @@ from .repair import GLUED_HOST_RE
 _ZW = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _HYPHENS = "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"
 
-SLASHES_RE = re.compile(r"/[ \t]?/")
+# "//" or "/ /" (a scheme's end, spaced or not), or the slash of ":/" without a second one ("http:/x"):
+# one pattern starting with the literal "/", so one pass of the regex engine finds all three.
+SLASH_ANCHOR_RE = re.compile(r"/(?:[ \t]?/|(?<=:/)(?![ \t]?/))")
 BLANK_RE = re.compile(r"[ \t]")
-SINGLE_SLASH_RE = re.compile(r":/(?![ \t]?/)")
 # Not inside a URL or a longer number: the character before "10." is no word character, "." "/" or "-".
 # The look-behind comes after the literal so the regex engine can still skip ahead to each "10." (a
 # leading look-behind makes it try every position of the text: 0.3 s of a 16 MB catalog).
 DOI_RE = re.compile(r"10\.(?<![\w./-]10\.)\d{4,9}/(?=\S)")
 # A word (up to a space, tab or newline) from a "//" on, and how far back a dot looks for that "//".
 URL_WORD_RE = re.compile(r"//[^ \t\n]*")
+WORD_REST_RE = re.compile(r"[^ \t\n]*")
 URL_WORD_REACH = 300
 # A dot (or a comma or full-width dot read for one) before a possible TLD.  One pattern per character:
 # a pattern that starts with a literal is searched at C speed, a character class is ~6x slower.
@@ -246,48 +249,79 @@ def _anchors(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
     gets exactly the anchors a scan of the whole text finds in it (the scans look behind ``lo``).
     """
     found: list[tuple[int, int, int, str]] = []
-    for m in SLASHES_RE.finditer(text, lo, hi):
-        s = m.start()
+    # One pass over the slashes finds "//", "/ /" and ":/" (each a possible scheme's end) and, from the
+    # "//"s, the words holding them (URL_WORD_RE's matches): a dot in such a word, within URL_WORD_REACH
+    # of its start, is its URL's and no host anchor.  The stretches where dots may begin a host name
+    # are kept as (start, end, deep); see ``_outside_url_words``, the same computed on its own.
+    ranges: list[tuple[int, int, bool]] = []
+    previous = lo  # where the stretch after the last word starts
+    word_end = -1  # the end of the last word
+    for m in SLASH_ANCHOR_RE.finditer(text, lo, hi):
+        s, e = m.span()
+        if e - s == 1:  # ":/" not followed by a second slash ("http:/x")
+            scheme = SCHEME_BEFORE_RE.search(text, max(0, s - 14), s)
+            if scheme:
+                found.append((scheme.start(), e, 0, "scheme"))
+            continue
+        # a word starts at a "//" outside the last word: at this match, or after the blank of "/ /"
+        word_start = s if e - s == 2 else s + 2
+        if word_start >= word_end and text.startswith("//", word_start, hi):
+            word_end = WORD_REST_RE.match(text, word_start + 2, hi).end()  # type: ignore[union-attr]
+            if word_start > previous:
+                ranges.append((previous, word_start, False))
+            if word_end - word_start > URL_WORD_REACH + 1:
+                ranges.append((word_start + URL_WORD_REACH + 1, word_end, True))
+            previous = word_end
         # fast path for the common, clean schemes; the regex handles the garbles
         if text.startswith("https:", s - 6) or text.startswith("http:", s - 5):
             begin = s - 6 if text[s - 2] == "s" else s - 5
             if begin == 0 or not text[begin - 1].isascii() or not text[begin - 1].isalnum():
-                found.append((begin, m.end(), 0, "scheme"))
+                found.append((begin, e, 0, "scheme"))
                 continue
         scheme = SCHEME_BEFORE_RE.search(text, max(0, s - 14), s)
         if scheme:
-            found.append((scheme.start(), m.end(), 0, "scheme"))
-    for m in SINGLE_SLASH_RE.finditer(text, lo, hi):
-        scheme = SCHEME_BEFORE_RE.search(text, max(0, m.start() - 13), m.start() + 1)
-        if scheme:
-            found.append((scheme.start(), m.end(), 0, "scheme"))
+            found.append((scheme.start(), e, 0, "scheme"))
+    if hi > previous:
+        ranges.append((previous, hi, False))
     for m in DOI_RE.finditer(text, lo, hi):
         prefix = (DOI_PREFIX_RE.search(text, max(0, m.start() - 5), m.start())
                   if "doi" in text[max(0, m.start() - 5):m.start()].lower() else None)
         found.append((prefix.start() if prefix else m.start(), m.end(), 1, "doi"))
     # Most dots of a catalog sit inside a URL with a scheme ("//" earlier in the same word) and are no
-    # host anchors: the dots are searched only outside such words, and inside one only past
-    # URL_WORD_REACH, where a dot is a URL's when "//" stands before it in its word (``_after_slashes``).
-    # (Looking back from every dot used to cost more than all the other scans together; skipping the
-    # dots of URL words by their spans, one bisect each, still cost 0.3-0.6 µs for each of the 32,000
-    # dots of a 10,000-paper catalog's URLs.)
-    ranges = _outside_url_words(text, lo, hi)
+    # host anchors: the dots are searched only in the ranges, and inside a word only past URL_WORD_REACH,
+    # where a dot is a URL's when "//" stands before it in its word (``_after_slashes``).  (Looking back
+    # from every dot used to cost more than all the other scans together; skipping the dots of URL words
+    # by their spans, one bisect each, still cost 0.3-0.6 us for each of the 32,000 dots of a
+    # 10,000-paper catalog's URLs.)  The other dot characters are rare in URLs and everywhere: they are
+    # searched in the whole stretch at once (a search per range costs a call per range) and each match
+    # is then looked up in the ranges.
+    range_starts: list[int] | None = None
     for dot_char, pattern in zip(HOST_DOTS, DOT_TLD_RES, strict=True):
         if text.find(dot_char, lo, hi) == -1:  # the full-width dots are rare: skip their scans
             continue
-        for range_start, range_end, deep in ranges:
-            for m in pattern.finditer(text, range_start, range_end):
-                dot = m.start()
-                tld = m.group(1).lower()
-                if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
-                        and not _glued_code_host(text, dot, tld):
-                    continue
-                if deep and _after_slashes(text, dot):
-                    continue
-                start = _host_start(text, dot)
-                if start == dot or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
-                    continue
-                found.append((start, m.end(), 2, "host"))
+        if dot_char == ".":
+            matches = [(m, deep) for range_start, range_end, deep in ranges
+                       for m in pattern.finditer(text, range_start, range_end)]
+        else:
+            if range_starts is None:
+                range_starts = [start for start, _, _ in ranges]
+            matches = []
+            for m in pattern.finditer(text, lo, hi):
+                at = bisect_right(range_starts, m.start()) - 1
+                if at >= 0 and m.start() < ranges[at][1]:
+                    matches.append((m, ranges[at][2]))
+        for m, deep in matches:
+            dot = m.start()
+            tld = m.group(1).lower()
+            if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
+                    and not _glued_code_host(text, dot, tld):
+                continue
+            if deep and _after_slashes(text, dot):
+                continue
+            start = _host_start(text, dot)
+            if start == dot or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
+                continue
+            found.append((start, m.end(), 2, "host"))
     found.sort()
     return found
 
@@ -298,6 +332,7 @@ def _outside_url_words(text: str, lo: int, hi: int) -> list[tuple[int, int, bool
     The stretches between the words that hold "//" (``URL_WORD_RE``) have ``deep`` False; the part of
     such a word beyond ``URL_WORD_REACH`` characters from its start has ``deep`` True (a dot there is a
     URL's only when ``_after_slashes`` says so).  A dot of a word within the reach is in none.
+    ``_anchors`` computes the same in its pass over the slashes; this is the reference it is tested with.
     """
     ranges: list[tuple[int, int, bool]] = []
     previous = lo

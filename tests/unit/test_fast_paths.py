@@ -172,6 +172,79 @@ def test_host_anchors_outside_url_words_equal_the_bisect_form(text: str, cut: in
         assert hosts == _host_anchors_by_bisect(text, a, b)
 
 
+SLASHES_RE = re.compile(r"/[ \t]?/")
+SINGLE_SLASH_RE = re.compile(r":/(?![ \t]?/)")
+
+
+def _anchors_by_separate_scans(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
+    """``find._anchors`` as it was before its slash pass found "//", "/ /", ":/" and the URL words at once:
+    a scan per pattern, the URL words by URL_WORD_RE, every dot character searched range by range."""
+    found: list[tuple[int, int, int, str]] = []
+    for m in SLASHES_RE.finditer(text, lo, hi):
+        s = m.start()
+        if text.startswith("https:", s - 6) or text.startswith("http:", s - 5):
+            begin = s - 6 if text[s - 2] == "s" else s - 5
+            if begin == 0 or not text[begin - 1].isascii() or not text[begin - 1].isalnum():
+                found.append((begin, m.end(), 0, "scheme"))
+                continue
+        scheme = find.SCHEME_BEFORE_RE.search(text, max(0, s - 14), s)
+        if scheme:
+            found.append((scheme.start(), m.end(), 0, "scheme"))
+    for m in SINGLE_SLASH_RE.finditer(text, lo, hi):
+        scheme = find.SCHEME_BEFORE_RE.search(text, max(0, m.start() - 13), m.start() + 1)
+        if scheme:
+            found.append((scheme.start(), m.end(), 0, "scheme"))
+    for m in find.DOI_RE.finditer(text, lo, hi):
+        prefix = (find.DOI_PREFIX_RE.search(text, max(0, m.start() - 5), m.start())
+                  if "doi" in text[max(0, m.start() - 5):m.start()].lower() else None)
+        found.append((prefix.start() if prefix else m.start(), m.end(), 1, "doi"))
+    ranges = find._outside_url_words(text, lo, hi)
+    for pattern in find.DOT_TLD_RES:
+        for range_start, range_end, deep in ranges:
+            for m in pattern.finditer(text, range_start, range_end):
+                dot = m.start()
+                tld = m.group(1).lower()
+                if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
+                        and not find._glued_code_host(text, dot, tld):
+                    continue
+                if deep and find._after_slashes(text, dot):
+                    continue
+                start = find._host_start(text, dot)
+                if start == dot or (start > 0 and (text[start - 1] in find.NOT_BEFORE_HOST
+                                                   or text[start - 1].isalnum())):
+                    continue
+                found.append((start, m.end(), 2, "host"))
+    found.sort()
+    return found
+
+
+SLASH_TEXT = st.lists(
+    st.sampled_from(["//", "/", "/ /", "/\t/", ":/", "http:/", "https:/ /", "ht tp: / /", "httpsr//", "h", "s", ":",
+                     " ", "\n", "\t", "x.org", ",com", ",org", "\uff0eorg", "\u3002io", "github.comIa", ".", ",", "10.1234/",
+                     "doi:", "w" * 150, "-", "see "]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=3000)
+@given(SLASH_TEXT, st.integers(0, 3))
+def test_anchors_equal_the_separate_scans(text: str, cut: int) -> None:
+    """One slash pass (schemes, spaced schemes, ":/", URL words) and whole-stretch scans of the rare dot
+    characters find exactly the anchors of a scan per pattern, on the whole text and on a stretch."""
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    lo = starts[min(cut, len(starts) - 1)]
+    for a, b in ((0, len(text)), (lo, len(text)), (0, lo)):
+        assert find._anchors(text, a, b) == _anchors_by_separate_scans(text, a, b)
+
+
+def test_anchors_equal_the_separate_scans_on_the_sample(sample_text: str) -> None:
+    """The same on the real sample page and on it with every dot of its URLs' hosts made a comma or a
+    full-width dot (those searches then have matches inside and outside URL words)."""
+    garbled = re.sub(r"(?<=[a-z])\.(?=(?:com|org|io|net)\b)", lambda m: ",\uff0e\u3002"[m.start() % 3], sample_text)
+    for text in (sample_text, garbled):
+        assert find._anchors(text, 0, len(text)) == _anchors_by_separate_scans(text, 0, len(text))
+
+
 def test_host_anchors_at_the_edge_of_the_reach() -> None:
     """Dots around URL_WORD_REACH characters into a "//" word, with and without another "//" before them."""
     reach = find.URL_WORD_REACH
