@@ -445,7 +445,12 @@ def _prepare(conn: sqlite3.Connection, name: str) -> int | None:
             _run_script(conn, _SCHEMA)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         while 0 < version < SCHEMA_VERSION:
-            _run_script(conn, _MIGRATIONS[version])
+            try:
+                _run_script(conn, _MIGRATIONS[version])
+            except sqlite3.Error as exc:
+                error = _store_error(name, exc, action=f"upgrade the history from schema {version} to {version + 1}",
+                                     timeout=conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000)
+                raise StoreError(f"{error}; the upgrade was rolled back and the file is as it was") from exc
             version += 1
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:

@@ -134,7 +134,7 @@ def test_upgrade_that_fails_midway_is_rolled_back(v1_db: Path, monkeypatch: pyte
     conn = sqlite3.connect(v1_db)
     rows_before = conn.execute("SELECT * FROM checks ORDER BY run_id, key").fetchall()
     conn.close()
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match=r"upgrade the history from schema 1 to 2 .*; the upgrade was rolled back"):
         open_store(v1_db)
     version, names = _tables(v1_db)
     conn = sqlite3.connect(v1_db)
