@@ -311,19 +311,27 @@ def _anchors(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
                 if at >= 0 and m.start() < ranges[at][1]:
                     matches.append((m, ranges[at][2]))
         for m, deep in matches:
-            dot = m.start()
-            tld = m.group(1).lower()
-            if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
-                    and not _glued_code_host(text, dot, tld):
-                continue
-            if deep and _after_slashes(text, dot):
-                continue
-            start = _host_start(text, dot)
-            if start == dot or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
-                continue
-            found.append((start, m.end(), 2, "host"))
+            anchor = _host_anchor(text, m)
+            if anchor is not None and not (deep and _after_slashes(text, m.start())):
+                found.append(anchor)
     found.sort()
     return found
+
+
+def _host_anchor(text: str, m: re.Match[str]) -> tuple[int, int, int, str] | None:
+    """The host anchor of a ``DOT_TLD_RES`` match outside a URL word, or None when its name is no host.
+
+    The "TLD" must be a known one (or a typo of "com", or the letter a glued ``github.comIowner`` has
+    for its slash), and the name must start after a character that cannot precede a host.
+    """
+    dot = m.start()
+    tld = m.group(1).lower()
+    if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") and not _glued_code_host(text, dot, tld):
+        return None
+    start = _host_start(text, dot)
+    if start == dot or (start > 0 and (text[start - 1] in NOT_BEFORE_HOST or text[start - 1].isalnum())):
+        return None
+    return (start, m.end(), 2, "host")
 
 
 def _outside_url_words(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:

@@ -138,18 +138,13 @@ def _host_anchors_by_bisect(text: str, lo: int, hi: int) -> list[tuple[int, int,
     for pattern in find.DOT_TLD_RES:
         for m in pattern.finditer(text, lo, hi):
             dot = m.start()
-            tld = m.group(1).lower()
-            if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
-                    and not find._glued_code_host(text, dot, tld):
-                continue
             word = bisect_right(ends, dot)
             if word < len(words) and starts[word] <= dot and (
                     dot - starts[word] <= find.URL_WORD_REACH or find._after_slashes(text, dot)):
                 continue
-            start = find._host_start(text, dot)
-            if start == dot or (start > 0 and (text[start - 1] in find.NOT_BEFORE_HOST or text[start - 1].isalnum())):
-                continue
-            found.append((start, m.end(), 2, "host"))
+            anchor = find._host_anchor(text, m)
+            if anchor is not None:
+                found.append(anchor)
     return sorted(found)
 
 
@@ -202,18 +197,9 @@ def _anchors_by_separate_scans(text: str, lo: int, hi: int) -> list[tuple[int, i
     for pattern in find.DOT_TLD_RES:
         for range_start, range_end, deep in ranges:
             for m in pattern.finditer(text, range_start, range_end):
-                dot = m.start()
-                tld = m.group(1).lower()
-                if tld not in SCHEMELESS_TLDS and tld not in ("corn", "con", "cm") \
-                        and not find._glued_code_host(text, dot, tld):
-                    continue
-                if deep and find._after_slashes(text, dot):
-                    continue
-                start = find._host_start(text, dot)
-                if start == dot or (start > 0 and (text[start - 1] in find.NOT_BEFORE_HOST
-                                                   or text[start - 1].isalnum())):
-                    continue
-                found.append((start, m.end(), 2, "host"))
+                anchor = find._host_anchor(text, m)
+                if anchor is not None and not (deep and find._after_slashes(text, m.start())):
+                    found.append(anchor)
     found.sort()
     return found
 
