@@ -328,8 +328,10 @@ class Store:
             run = self._previous_run(conn, before)
             if run is None:
                 return {}
+            # links scanned in key order, each looked up in the run by primary key: no index walk per row
             return {LinkKey(k): s for k, s in conn.execute(
-                "SELECT l.key, c.status FROM checks c JOIN links l ON l.id = c.link WHERE c.run_id = ?", (run[0],))}
+                "SELECT l.key, c.status FROM links l CROSS JOIN checks c ON c.run_id = ? AND c.link = l.id",
+                (run[0],))}
 
     def previous_run_report(self, *, before: str | None = None) -> Report | None:
         """The latest recorded run (or the latest before ``before``) as a ``Report`` of its stored projection.
@@ -341,21 +343,26 @@ class Store:
             run = self._previous_run(conn, before)
             if run is None:
                 return None
+            # the links in key order (the table's own, so the ORDER BY costs no sort), each looked up in the run
             rows = conn.execute("SELECT l.key, l.url, l.kind, c.status, c.definitive, c.http_status, c.checked, "
-                                "c.from_cache FROM checks c JOIN links l ON l.id = c.link WHERE c.run_id = ? "
+                                "c.from_cache FROM links l CROSS JOIN checks c ON c.run_id = ? AND c.link = l.id "
                                 "ORDER BY l.key", (run[0],)).fetchall()
         try:
             start = to_datetime(run[1]).timestamp()
-            results = tuple(
-                CheckResult(key=LinkKey(k), url=url, kind=Kind(kind), status=Status(status),
-                            definitive=bool(definitive), http_status=code,
-                            checked_at=utc_iso(start + (checked or 0)), from_cache=bool(cached))
-                for k, url, kind, status, definitive, code, checked, cached in rows
-            )
+            times: dict[int, str] = {}  # a run's verdicts share a few thousand distinct seconds at most
+            results = []
+            for k, url, kind, status, definitive, code, checked, cached in rows:
+                offset = checked or 0
+                when = times.get(offset)
+                if when is None:
+                    when = times[offset] = utc_iso(start + offset)
+                results.append(CheckResult(key=LinkKey(k), url=url, kind=Kind(kind), status=Status(status),
+                                           definitive=bool(definitive), http_status=code, checked_at=when,
+                                           from_cache=bool(cached)))
             sources = tuple(json.loads(run[2]))
         except (ValueError, TypeError) as exc:
             raise StoreError(f"{self.path}: unreadable run record ({exc}); the file was left untouched") from exc
-        return Report(results=results, sources=sources, started_at=run[1])
+        return Report(results=tuple(results), sources=sources, started_at=run[1])
 
     # -- GitHub ETags ---------------------------------------------------------------------------
 
