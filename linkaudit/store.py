@@ -267,17 +267,18 @@ class Store:
                 if link_id is None:
                     link_id = next_id
                     next_id += 1
+                status = result.status
+                status_value, definitive, cached = status.value, int(result.definitive), int(result.from_cache)
                 verified: tuple[Any, ...] = (None, None, None, None)
-                if not result.from_cache:
+                if not cached:
                     # only a definitive ok is ever served again, so only its projection is worth storing
-                    servable = result.status is Status.OK and result.definitive
-                    verified = (epoch, result.status.value, int(result.definitive),
-                                projection(result) if servable else None)
+                    verified = (epoch, status_value, definitive,
+                                projection(result) if status is Status.OK and definitive else None)
                 link_rows.append((link_id, key, result.url, result.kind.value, entry.first_seen, run_time,
-                                  result.status.value, entry.last_ok, entry.consecutive_failures,
-                                  entry.first_failed, *verified, int(result.from_cache)))
-                check_rows.append((run_id, link_id, result.status.value, int(result.definitive),
-                                   result.http_status, int(epoch - run_epoch), int(result.from_cache)))
+                                  status_value, entry.last_ok, entry.consecutive_failures,
+                                  entry.first_failed, *verified, cached))
+                check_rows.append((run_id, link_id, status_value, definitive, result.http_status,
+                                   int(epoch - run_epoch), cached))
             # a cached verdict keeps the verification it came from (its age must keep growing)
             conn.executemany(
                 """INSERT INTO links (id, key, url, kind, first_seen, last_seen, last_status, last_ok,

@@ -73,7 +73,24 @@ class LinkRow:
 
 
 ENCODE_SORTED = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(value, sort_keys=True)``, without building an encoder per call (a third of ``record_run``'s time)."""
+"""``json.dumps(value, sort_keys=True)``, without building an encoder per call."""
+
+_STR = json.encoder.encode_basestring_ascii  # the C encoder json.dumps uses for strings (ensure_ascii)
+
+
+def _value(value: object) -> str:
+    """A JSON value as ``ENCODE_SORTED`` writes it, for the scalars of a projection."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return _STR(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return ENCODE_SORTED(value)
 
 
 def projection(result: CheckResult) -> str:
@@ -81,8 +98,35 @@ def projection(result: CheckResult) -> str:
 
     The URL is the row's own (``links.url``), and fields at their defaults (no redirects, no detail, no
     repository or DOI facts) are left out: ~50 bytes for a plain page instead of ~190.  Rows written
-    before (schema 1) carry every field and the URL; ``from_projection`` reads both.
+    before (schema 1) carry every field and the URL; ``from_projection`` reads both.  Written field by
+    field, byte for byte what ``ENCODE_SORTED`` makes of the same dict (a test holds them equal), at a
+    fifth of its cost: a night's verified links each get one.
     """
+    parts = []
+    if result.checked_at is not None:
+        parts.append('"checked_at": ' + _value(result.checked_at))
+    if result.detail:
+        parts.append('"detail": ' + _value(result.detail))
+    doi = result.doi
+    if doi is not None:
+        parts.append(f'"doi": {{"registered": {_value(doi.registered)}, "target": {_value(doi.target)}, '
+                     f'"title": {_value(doi.title)}, "title_matches": {_value(doi.title_matches)}}}')
+    if result.final_url is not None:
+        parts.append('"final_url": ' + _value(result.final_url))
+    if result.http_status is not None:
+        parts.append('"http_status": ' + _value(result.http_status))
+    if result.redirects:
+        parts.append('"redirects": [' + ", ".join(map(_value, result.redirects)) + "]")
+    repo = result.repo
+    if repo is not None:
+        parts.append(f'"repo": {{"archived": {_value(repo.archived)}, "disabled": {_value(repo.disabled)}, '
+                     f'"empty": {_value(repo.empty)}, "pushed_at": {_value(repo.pushed_at)}, '
+                     f'"renamed_to": {_value(repo.renamed_to)}, "stars": {_value(repo.stars)}}}')
+    return "{" + ", ".join(parts) + "}"
+
+
+def projection_dict(result: CheckResult) -> dict[str, Any]:
+    """The projection as a dict (the reference ``projection`` is tested against)."""
     data: dict[str, Any] = {}
     if result.http_status is not None:
         data["http_status"] = result.http_status
@@ -106,7 +150,7 @@ def projection(result: CheckResult) -> str:
             "registered": doi.registered, "target": doi.target, "title": doi.title,
             "title_matches": doi.title_matches,
         }
-    return ENCODE_SORTED(data)
+    return data
 
 
 def from_projection(key: str, kind: str, data: Mapping[str, Any], *, url: str) -> CheckResult:

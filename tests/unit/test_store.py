@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import subprocess
 import sys
@@ -12,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reportkit import result
 
 from linkaudit import store as store_module
+from linkaudit import storerows
 from linkaudit.errors import StoreError
-from linkaudit.model import HistoryEntry, LinkKey, RepoInfo, Status
+from linkaudit.model import CheckResult, DoiInfo, HistoryEntry, Kind, LinkKey, RepoInfo, Status
 from linkaudit.store import SCHEMA_VERSION, Store, open_store
 
 A, B = LinkKey("github:a/ok"), LinkKey("github:b/flaky")
@@ -376,3 +380,29 @@ os._exit(9)  # die without commit or close, like a killed run
         assert store.history()[A].consecutive_failures == 0
         assert store.previous_run_report() is not None
         assert store.previous_run_report().started_at == "2026-11-01T00:00:00Z"
+
+
+OPTIONAL_TEXT = st.none() | st.text(max_size=12)
+RESULTS = st.builds(
+    CheckResult,
+    key=st.just(LinkKey("web:x.org/a")), url=st.just("https://x.org/a"), kind=st.just(Kind.WEB),
+    status=st.just(Status.OK), definitive=st.just(True),
+    http_status=st.none() | st.integers(100, 599), final_url=OPTIONAL_TEXT,
+    redirects=st.lists(st.text(max_size=8), max_size=3).map(tuple), detail=st.text(max_size=12),
+    checked_at=OPTIONAL_TEXT,
+    repo=st.none() | st.builds(RepoInfo, archived=st.booleans(), renamed_to=OPTIONAL_TEXT,
+                               stars=st.none() | st.integers(-1, 10**12), pushed_at=OPTIONAL_TEXT,
+                               empty=st.booleans(), disabled=st.booleans()),
+    doi=st.none() | st.builds(DoiInfo, registered=st.booleans(), target=OPTIONAL_TEXT, title=OPTIONAL_TEXT,
+                              title_matches=st.none() | st.booleans()),
+)
+
+
+@settings(max_examples=500)
+@given(RESULTS)
+def test_projection_is_the_sorted_encoding_of_its_dict(value: CheckResult) -> None:
+    """The hand-built projection is byte for byte json.dumps(sort_keys=True) of the same fields, and reads back."""
+    assert storerows.projection(value) == storerows.ENCODE_SORTED(storerows.projection_dict(value))
+    back = storerows.from_projection(value.key, value.kind.value, json.loads(storerows.projection(value)), url=value.url)
+    assert (back.http_status, back.final_url, back.redirects, back.detail, back.checked_at, back.repo, back.doi) == (
+        value.http_status, value.final_url, value.redirects, value.detail, value.checked_at, value.repo, value.doi)
