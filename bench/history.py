@@ -34,6 +34,7 @@ PROG = "bench/history.py"
 # any revision.  It prints one JSON object per measured run.
 WORKER = r"""
 import json, os, sys, time
+from datetime import datetime, timedelta
 from linkaudit.model import CheckResult, DoiInfo, Kind, LinkKey, RepoInfo, Status
 from linkaudit.store import open_store
 
@@ -44,12 +45,15 @@ if mode == "open":
     print(json.dumps({"open_s": time.perf_counter() - started, "bytes": os.path.getsize(path)}))
     sys.exit(0)
 
+def day(night):
+    return (datetime(2026, 11, 1) + timedelta(days=night - 1)).strftime("%Y-%m-%d")
+
 def results(night):
     out = []
     for i in range(links):
         broken = fail_every and i % fail_every == 0
         cached = not broken and night % 2 == 0
-        checked = f"2026-11-{night:02d}T03:{i * 60 // links:02d}:{i % 60:02d}Z"
+        checked = f"{day(night)}T03:{i * 60 // links:02d}:{i % 60:02d}Z"
         if i % 3 == 0:
             key, url, kind = f"github:owner{i % 997}/repo-{i}", f"https://github.com/owner{i % 997}/repo-{i}", Kind.GITHUB
             extra = {"repo": RepoInfo(stars=i % 500, pushed_at="2026-10-01T00:00:00Z")}
@@ -70,7 +74,7 @@ for night in range(1, runs + 1):
     # one process per night in real use: the store is opened, written and closed (which checkpoints the WAL)
     with open_store(path, keep_runs=keep) as store:
         started = time.perf_counter()
-        store.record_run(batch, started_at=f"2026-11-{night:02d}T03:00:00Z", sources=("catalog.md",))
+        store.record_run(batch, started_at=f"{day(night)}T03:00:00Z", sources=("catalog.md",))
         elapsed = time.perf_counter() - started
     print(json.dumps({"run": night, "record_s": elapsed, "bytes": os.path.getsize(path)}), flush=True)
 """
@@ -119,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             return fail(PROG, str(exc))
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             return fail(PROG, f"the store worker failed: {exc}", 1)
-    shown = sorted({1, 2, 3, min(10, args.runs), args.runs} & set(range(1, args.runs + 1)))
+    shown = sorted({1, 2, 3, min(10, args.runs), min(args.keep_runs, args.runs), args.runs})
     rows = [(r["run"], fmt(r["record_s"]), fmt(r["bytes"] / 1e6, 1)) for r in runs if r["run"] in shown]
     print(f"package: {revision or 'this tree'}\n")
     print(format_table(["run", "record_run s", "history MB"], rows))
-    if len(runs) >= 3:
+    growing = [r for r in runs if r["run"] <= args.keep_runs]  # before pruning levels the file off
+    if len(growing) >= 3:
         # growth between two runs after the first (the first also writes every link's own row)
-        last, first = runs[-1], runs[1]
+        last, first = growing[-1], growing[1]
         grown = (last["bytes"] - first["bytes"]) / max(1, last["run"] - first["run"]) / args.links
         print(f"\nbytes per link per run (runs {first['run']}-{last['run']}): {grown:.0f}")
     if opened:
