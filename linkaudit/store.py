@@ -119,15 +119,20 @@ CREATE TABLE etags (
 _SCHEMA = _RUNS + _LINKS + _CHECKS + _ETAGS
 """Schema 2.  A run's row per link (``checks``) names the link by its ``links.id`` and dates the verdict in
 seconds after the run's ``started_at``; the key, URL and kind are the link's ``links`` row's.  That is
-~25 bytes per link and run, where schema 1 repeated the key, URL, kind and an ISO time in each row (~110
-bytes: 4.6 MB a night for 41,000 links, ~150 MB at 30 kept runs)."""
+~23 bytes per link and run, where schema 1 repeated the key, URL, kind and an ISO time in each row (~128
+bytes: 41,000 links at 30 kept runs came to 176 MB, now 44 MB; ``bench/history.py``)."""
 
 _LINK_FIELDS = ("key, url, kind, first_seen, last_seen, last_status, last_ok, consecutive_failures, first_failed, "
                 "verified_at, verified_status, verified_definitive, verified_result")
 
 _MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE links RENAME TO links_1;\nALTER TABLE checks RENAME TO checks_1;\n" + _LINKS + _CHECKS + f"""
-INSERT INTO links (id, {_LINK_FIELDS}) SELECT row_number() OVER (ORDER BY key), {_LINK_FIELDS} FROM links_1;
+CREATE TEMP TABLE ids_1 (id INTEGER PRIMARY KEY, key TEXT NOT NULL);
+INSERT INTO ids_1 (key) SELECT key FROM links_1 ORDER BY key;
+INSERT INTO links (id, {_LINK_FIELDS})
+    SELECT i.id, {", ".join("l." + name.strip() for name in _LINK_FIELDS.split(","))}
+    FROM ids_1 i CROSS JOIN links_1 l ON l.key = i.key;
+DROP TABLE ids_1;
 INSERT INTO checks (run_id, link, status, definitive, http_status, checked, from_cache)
     SELECT c.run_id, l.id, c.status, c.definitive, c.http_status,
            CAST(strftime('%s', c.checked_at) AS INTEGER) - CAST(strftime('%s', r.started_at) AS INTEGER),
@@ -138,8 +143,9 @@ DROP TABLE links_1;
 """,
 }
 """Schema N -> N + 1, run in order inside the opening transaction.  1 -> 2 keeps every link with all its fields
-(in key order) and every kept run's rows with their status, code and time (schema 1 wrote a link's row with
-each of its run rows, so each run row finds its link)."""
+(numbered in key order, through a temporary table: window functions would need SQLite 3.25, one release more
+than the upserts of schema 1) and every kept run's rows with their status, code and time (schema 1 wrote a
+link's row with each of its run rows, so each run row finds its link)."""
 
 
 class Store:
