@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .atomic import write_atomically
 from .config import Settings, load_settings
@@ -32,6 +32,9 @@ from .model import (
     link_citations,
 )
 from .process import collector_paused, retain, settled_objects_frozen
+
+if TYPE_CHECKING:
+    from .store import Store
 
 REPORT_MARKERS = {".json": '"schema": "linkaudit.report/', ".md": "linkaudit"}
 
@@ -80,6 +83,20 @@ def report_stem(paths: Sequence[str], shard: tuple[int, int] | None) -> str:
     else:
         stem = "linkaudit"
     return f"{stem}.shard-{shard[0]}-of-{shard[1]}" if shard else stem
+
+
+def cached_results(store: Store, links: Sequence[Link], settings: Settings,
+                   now: datetime | str | float | None = None) -> dict[LinkKey, CheckResult]:
+    """The links' recent definitive OKs in the history, each kind under its own TTL and spread
+    (``Settings.ttl_for``, ``Settings.spread_for``): the store is asked once per distinct pair."""
+    groups: dict[tuple[float, bool], set[LinkKey]] = {}
+    for link in links:
+        kind = link.kind.value
+        groups.setdefault((settings.ttl_for(kind), settings.spread_for(kind)), set()).add(link.key)
+    cached: dict[LinkKey, CheckResult] = {}
+    for (ttl, spread), keys in groups.items():
+        cached.update(store.cached_ok(keys, ttl=ttl, now=now, spread=spread))
+    return cached
 
 
 def _with_cached(results: Sequence[CheckResult], cached: dict[LinkKey, CheckResult], links: Sequence[Link],
@@ -228,10 +245,7 @@ def _audit(args: argparse.Namespace, settle: Callable[[], None], own_process: bo
         print(f"linkaudit: upgraded the history {store.path} from schema {store.upgraded_from} to {SCHEMA_VERSION} "
               "(older linkaudit versions cannot read it now)", file=sys.stderr)
     try:
-        cached: dict[LinkKey, CheckResult] = {}
-        if store is not None and settings.use_cache:
-            cached = store.cached_ok({link.key for link in links}, ttl=settings.cache_ttl,
-                                     spread=settings.cache_spread)
+        cached = cached_results(store, links, settings) if store is not None and settings.use_cache else {}
         to_check = [link for link in links if link.key not in cached]
         progress = _Collector(make_progress(quiet=args.quiet))
         interrupted: KeyboardInterrupt | None = None

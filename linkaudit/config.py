@@ -131,7 +131,11 @@ class Settings:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     doi: DoiSettings = field(default_factory=DoiSettings)
     cache_ttl: float = 86_400.0
-    cache_spread: bool = False
+    cache_ttl_by_kind: Mapping[str, float] = field(default_factory=dict)
+    """``cache_ttl`` for links of some kinds (``doi``, ``github``, ``web``, ...); the others keep ``cache_ttl``."""
+    cache_spread: bool | tuple[str, ...] = False
+    """Spread the links' due times over each TTL (``storerows.spread_due``): true for every kind, or a list of
+    the kinds to spread (``[doi]`` beside ``cache_ttl_by_kind: {doi: 2592000}``)."""
     use_cache: bool = True
     history_path: str = ".linkaudit/history.db"
     history_keep_runs: int = 30
@@ -177,6 +181,15 @@ class Settings:
         entry = self.host_settings(host)
         return frozenset(entry.accept) if entry else frozenset()
 
+    def ttl_for(self, kind: str) -> float:
+        """The cache TTL of links of ``kind`` (a ``Kind`` value): its ``cache_ttl_by_kind`` entry, else ``cache_ttl``."""
+        return self.cache_ttl_by_kind.get(kind, self.cache_ttl)
+
+    def spread_for(self, kind: str) -> bool:
+        """Whether links of ``kind`` (a ``Kind`` value) come due in their own slots (``cache_spread``)."""
+        spread = self.cache_spread
+        return spread if isinstance(spread, bool) else kind in spread
+
     def github_token(self) -> str | None:
         """The GitHub token from the environment (never from the file); None when unset or empty."""
         token = os.environ.get(self.github.token_env, "").strip()
@@ -202,6 +215,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
                 return _convert(value, arg, where)
             except ConfigError as exc:
                 errors.append(str(exc))
+        # "x: expected true or false, got 'y'" and "x: expected a list, got str" say one thing together
+        prefix = f"{where}: expected "
+        wanted = [e[len(prefix):].rsplit(", got ", 1)[0] for e in errors if e.startswith(prefix) and ", got " in e]
+        if len(wanted) > 1 and len(wanted) == len(errors):
+            raise ConfigError(f"{prefix}{', or '.join(wanted)}, got {value!r}")
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
@@ -282,9 +300,20 @@ def _validate(settings: Settings) -> None:
         "retry.max_retry_after": settings.retry.max_retry_after,
         "retry.total_time": settings.retry.total_time,
     }
+    not_negative.update({f"cache_ttl_by_kind.{kind}": ttl for kind, ttl in settings.cache_ttl_by_kind.items()})
     for key, number in not_negative.items():
         if number < 0:
             raise ConfigError(f"'{key}' must not be negative, got {number:g}")
+    by_kind = {"cache_ttl_by_kind": settings.cache_ttl_by_kind, "cache_spread": settings.cache_spread}
+    named_kinds = {key: set(named) for key, named in by_kind.items() if not isinstance(named, bool) and named}
+    if named_kinds:
+        from .model import Kind  # deferred: most configs name no kind
+
+        kinds = [kind.value for kind in Kind]
+        for key, named in named_kinds.items():
+            unknown_kinds = sorted(named - set(kinds))
+            if unknown_kinds:
+                raise ConfigError(f"'{key}' has unknown kind {unknown_kinds[0]!r} (one of {', '.join(kinds)})")
     if settings.github.batch_size > 100:
         raise ConfigError("'github.batch_size' must be at most 100 (GitHub's GraphQL node limit per query)")
     if not 0 <= settings.doi.crossref_batch <= CROSSREF_MAX_BATCH:

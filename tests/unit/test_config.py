@@ -57,6 +57,12 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
         ("concurrency: 0\n", "'concurrency' must be at least 1"),
         ("history_keep_runs: 0\n", "'history_keep_runs' must be at least 1"),
         ("cache_ttl: -5\n", "'cache_ttl' must not be negative, got -5"),
+        ("cache_ttl_by_kind:\n  doi: -1\n", "'cache_ttl_by_kind.doi' must not be negative, got -1"),
+        ("cache_ttl_by_kind:\n  dois: 60\n", "'cache_ttl_by_kind' has unknown kind 'dois' (one of doi, github,"),
+        ("cache_ttl_by_kind:\n  doi: soon\n", "cache_ttl_by_kind.doi: expected a number"),
+        ("cache_ttl_by_kind: [doi]\n", "cache_ttl_by_kind: expected a mapping"),
+        ("cache_spread: [dois]\n", "'cache_spread' has unknown kind 'dois'"),
+        ("cache_spread: doi\n", "cache_spread: expected true or false, or a list, got 'doi'"),
         ("min_interval: -0.1\n", "'min_interval' must not be negative"),
         ("retry:\n  max_retry_after: -1\n", "'retry.max_retry_after' must not be negative"),
         ("connect_timeout: 0\n", "'connect_timeout' must be positive"),
@@ -129,3 +135,22 @@ def test_token_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pyte
     config.write_text("github:\n  token: abc\n")
     with pytest.raises(ConfigError, match=r"unknown key 'github\.token'"):
         load_settings(config)
+
+
+def test_cache_ttl_by_kind_overrides_the_ttl_of_its_kinds_only(tmp_path: Path) -> None:
+    """A kind listed in cache_ttl_by_kind gets its own TTL; the others keep cache_ttl."""
+    config = tmp_path / "c.yaml"
+    config.write_text("cache_ttl: 3600\ncache_ttl_by_kind:\n  doi: 2592000\n  web: 0\n")
+    settings = load_settings(config)
+    assert (settings.ttl_for("doi"), settings.ttl_for("web"), settings.ttl_for("github")) == (2592000.0, 0.0, 3600.0)
+    assert Settings().ttl_for("doi") == Settings().cache_ttl
+
+
+def test_cache_spread_takes_true_or_a_list_of_kinds(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("cache_spread: [doi, pages]\n")
+    settings = load_settings(config)
+    assert (settings.spread_for("doi"), settings.spread_for("pages"), settings.spread_for("web")) == (True, True, False)
+    config.write_text("cache_spread: true\n")
+    assert load_settings(config).spread_for("web") is True
+    assert Settings().spread_for("doi") is False
