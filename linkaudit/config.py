@@ -140,7 +140,7 @@ class Settings:
     history_path: str = ".linkaudit/history.db"
     history_keep_runs: int = 30
     """Runs whose per-link rows the history keeps (``diff --since-last`` needs one; the per-link summary,
-    "failing for N runs since ...", is kept whatever this is).  A run costs ~100 bytes per link."""
+    "failing for N runs since ...", is kept whatever this is).  A run costs ~23 bytes per link."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     reports_dir: str = "reports"
     check_suggestions: bool = True
