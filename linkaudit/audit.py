@@ -25,6 +25,7 @@ from .model import (
     CheckResult,
     Extraction,
     HistoryEntry,
+    Kind,
     Link,
     LinkKey,
     Report,
@@ -89,10 +90,15 @@ def cached_results(store: Store, links: Sequence[Link], settings: Settings,
                    now: datetime | str | float | None = None) -> dict[LinkKey, CheckResult]:
     """The links' recent definitive OKs in the history, each kind under its own TTL and spread
     (``Settings.ttl_for``, ``Settings.spread_for``): the store is asked once per distinct pair."""
-    groups: dict[tuple[float, bool], set[LinkKey]] = {}
+    by_kind: dict[Kind, set[LinkKey]] = {}
     for link in links:
-        kind = link.kind.value
-        groups.setdefault((settings.ttl_for(kind), settings.spread_for(kind)), set()).add(link.key)
+        keys = by_kind.get(link.kind)
+        if keys is None:
+            keys = by_kind[link.kind] = set()
+        keys.add(link.key)
+    groups: dict[tuple[float, bool], set[LinkKey]] = {}
+    for kind, keys in by_kind.items():
+        groups.setdefault((settings.ttl_for(kind.value), settings.spread_for(kind.value)), set()).update(keys)
     cached: dict[LinkKey, CheckResult] = {}
     for (ttl, spread), keys in groups.items():
         cached.update(store.cached_ok(keys, ttl=ttl, now=now, spread=spread))
