@@ -48,8 +48,8 @@ BLANK_RE = re.compile(r"[ \t]")
 # The look-behind comes after the literal so the regex engine can still skip ahead to each "10." (a
 # leading look-behind makes it try every position of the text: 0.3 s of a 16 MB catalog).
 DOI_RE = re.compile(r"10\.(?<![\w./-]10\.)\d{4,9}/(?=\S)")
-# A word (up to a space, tab or newline) from a "//" on, and how far back a dot looks for that "//".
-URL_WORD_RE = re.compile(r"//[^ \t\n]*")
+# A URL word runs from a "//" up to a space, tab or newline (WORD_REST_RE is its part after the "//");
+# URL_WORD_REACH is how far back from a dot that "//" is looked for.
 WORD_REST_RE = re.compile(r"[^ \t\n]*")
 URL_WORD_REACH = 300
 # A dot (or a comma or full-width dot read for one) before a possible TLD.  One pattern per character:
@@ -250,9 +250,10 @@ def _anchors(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
     """
     found: list[tuple[int, int, int, str]] = []
     # One pass over the slashes finds "//", "/ /" and ":/" (each a possible scheme's end) and, from the
-    # "//"s, the words holding them (URL_WORD_RE's matches): a dot in such a word, within URL_WORD_REACH
-    # of its start, is its URL's and no host anchor.  The stretches where dots may begin a host name
-    # are kept as (start, end, deep); see ``_outside_url_words``, the same computed on its own.
+    # "//"s, the URL words holding them: a dot in such a word, within URL_WORD_REACH of its start, is its
+    # URL's and no host anchor.  The stretches where dots may begin a host name are kept as (start, end,
+    # deep): between the words (deep False), and the part of a word beyond the reach (deep True: a dot
+    # there is a URL's only when ``_after_slashes`` says so).
     ranges: list[tuple[int, int, bool]] = []
     previous = lo  # where the stretch after the last word starts
     word_end = -1  # the end of the last word
@@ -334,32 +335,10 @@ def _host_anchor(text: str, m: re.Match[str]) -> tuple[int, int, int, str] | Non
     return (start, m.end(), 2, "host")
 
 
-def _outside_url_words(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
-    """(start, end, deep) of the stretches of ``text[lo:hi]`` where a dot may begin a host name.
-
-    The stretches between the words that hold "//" (``URL_WORD_RE``) have ``deep`` False; the part of
-    such a word beyond ``URL_WORD_REACH`` characters from its start has ``deep`` True (a dot there is a
-    URL's only when ``_after_slashes`` says so).  A dot of a word within the reach is in none.
-    ``_anchors`` computes the same in its pass over the slashes; this is the reference it is tested with.
-    """
-    ranges: list[tuple[int, int, bool]] = []
-    previous = lo
-    for m in URL_WORD_RE.finditer(text, lo, hi):
-        word_start, word_end = m.span()
-        if word_start > previous:
-            ranges.append((previous, word_start, False))
-        if word_end - word_start > URL_WORD_REACH + 1:
-            ranges.append((word_start + URL_WORD_REACH + 1, word_end, True))
-        previous = word_end
-    if hi > previous:
-        ranges.append((previous, hi, False))
-    return ranges
-
-
 def _after_slashes(text: str, dot: int) -> bool:
     """A dot with "//" before it in the same word (within ``URL_WORD_REACH``): part of a URL with a scheme.
 
-    Inside a word of ``URL_WORD_RE`` that is true up to ``URL_WORD_REACH`` characters from the word's
+    Inside a URL word (from a "//" up to a blank) that is true up to ``URL_WORD_REACH`` characters from the word's
     start, and outside such words it is false; beyond the reach it is checked here.
     """
     lo = max(0, dot - URL_WORD_REACH)

@@ -125,34 +125,6 @@ def projection(result: CheckResult) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def projection_dict(result: CheckResult) -> dict[str, Any]:
-    """The projection as a dict (the reference ``projection`` is tested against)."""
-    data: dict[str, Any] = {}
-    if result.http_status is not None:
-        data["http_status"] = result.http_status
-    if result.final_url is not None:
-        data["final_url"] = result.final_url
-    if result.redirects:
-        data["redirects"] = list(result.redirects)
-    if result.detail:
-        data["detail"] = result.detail
-    if result.checked_at is not None:
-        data["checked_at"] = result.checked_at
-    repo = result.repo
-    if repo is not None:
-        data["repo"] = {
-            "archived": repo.archived, "renamed_to": repo.renamed_to, "stars": repo.stars,
-            "pushed_at": repo.pushed_at, "empty": repo.empty, "disabled": repo.disabled,
-        }
-    doi = result.doi
-    if doi is not None:
-        data["doi"] = {
-            "registered": doi.registered, "target": doi.target, "title": doi.title,
-            "title_matches": doi.title_matches,
-        }
-    return data
-
-
 def from_projection(key: str, kind: str, data: Mapping[str, Any], *, url: str) -> CheckResult:
     """The cached ``CheckResult`` of a row's ``projection``; ``url`` is the row's (schema 1 rows hold their own)."""
     repo = data.get("repo")

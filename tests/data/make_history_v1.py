@@ -61,15 +61,15 @@ def main(out: Path) -> None:
                                             "from_cache": True, "checked_at": "2026-11-02T03:02:17Z"})
             store.record_run(results, started_at=f"2026-11-{day:02d}T03:00:00Z", sources=(f"cat{day}.md",))
         store.put_etag("https://api.github.com/repos/a/ok", 'W/"abc"', '{"full_name": "a/ok"}')
-        expected = _answers(store)
+        expected = answers(store)
     # closing the store checkpointed the WAL into the file: it is complete on its own, and stays in WAL
     # mode, as every schema-1 history is
     assert not Path(f"{db}-wal").exists()
     (out / "history-v1.expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
 
 
-def _answers(store: object) -> dict[str, object]:
-    """What the store answers, as JSON values (the test computes the same with the current package)."""
+def answers(store: object) -> dict[str, object]:
+    """What the store answers, as JSON values (the migration test calls this with the current package)."""
     from dataclasses import asdict
 
     def plain(value: object) -> object:

@@ -107,6 +107,8 @@ ANCHOR_TEXT = st.lists(
     max_size=40,
 ).map("".join)
 LOOKBEHIND_DOI_RE = re.compile(r"(?<![\w./-])10\.\d{4,9}/(?=\S)")
+# A URL word as find._anchors reads it off its "//" matches: from a "//" up to a space, tab or newline.
+URL_WORD_RE = re.compile(r"//[^ \t\n]*")
 
 
 @settings(max_examples=1000)
@@ -120,7 +122,7 @@ def test_doi_pattern_equals_the_leading_look_behind_form(text: str) -> None:
 @given(ANCHOR_TEXT)
 def test_url_words_decide_dots_as_looking_back_did(text: str) -> None:
     """A dot inside a "//" word (within reach) is exactly a dot with "//" before it in its word."""
-    words = [m.span() for m in find.URL_WORD_RE.finditer(text)]
+    words = [m.span() for m in URL_WORD_RE.finditer(text)]
     for dot in (i for i, ch in enumerate(text) if ch == "."):
         word = bisect_right([end for _, end in words], dot)
         if word < len(words) and words[word][0] <= dot:
@@ -132,7 +134,7 @@ def test_url_words_decide_dots_as_looking_back_did(text: str) -> None:
 
 def _host_anchors_by_bisect(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
     """The host anchors of ``find._anchors`` as they were found: every dot, then the "//" words' spans bisected."""
-    words = [m.span() for m in find.URL_WORD_RE.finditer(text, lo, hi)]
+    words = [m.span() for m in URL_WORD_RE.finditer(text, lo, hi)]
     starts, ends = [start for start, _ in words], [end for _, end in words]
     found = []
     for pattern in find.DOT_TLD_RES:
@@ -171,6 +173,28 @@ SLASHES_RE = re.compile(r"/[ \t]?/")
 SINGLE_SLASH_RE = re.compile(r":/(?![ \t]?/)")
 
 
+def _outside_url_words(text: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+    """(start, end, deep) of the stretches of ``text[lo:hi]`` where a dot may begin a host name.
+
+    The stretches between the words that hold "//" (``URL_WORD_RE``) have ``deep`` False; the part of
+    such a word beyond ``find.URL_WORD_REACH`` characters from its start has ``deep`` True (a dot there is a
+    URL's only when ``_after_slashes`` says so).  A dot of a word within the reach is in none.
+    ``find._anchors`` computes the same in its pass over the slashes; this is the reference it is tested with.
+    """
+    ranges: list[tuple[int, int, bool]] = []
+    previous = lo
+    for m in URL_WORD_RE.finditer(text, lo, hi):
+        word_start, word_end = m.span()
+        if word_start > previous:
+            ranges.append((previous, word_start, False))
+        if word_end - word_start > find.URL_WORD_REACH + 1:
+            ranges.append((word_start + find.URL_WORD_REACH + 1, word_end, True))
+        previous = word_end
+    if hi > previous:
+        ranges.append((previous, hi, False))
+    return ranges
+
+
 def _anchors_by_separate_scans(text: str, lo: int, hi: int) -> list[tuple[int, int, int, str]]:
     """``find._anchors`` as it was before its slash pass found "//", "/ /", ":/" and the URL words at once:
     a scan per pattern, the URL words by URL_WORD_RE, every dot character searched range by range."""
@@ -193,7 +217,7 @@ def _anchors_by_separate_scans(text: str, lo: int, hi: int) -> list[tuple[int, i
         prefix = (find.DOI_PREFIX_RE.search(text, max(0, m.start() - 5), m.start())
                   if "doi" in text[max(0, m.start() - 5):m.start()].lower() else None)
         found.append((prefix.start() if prefix else m.start(), m.end(), 1, "doi"))
-    ranges = find._outside_url_words(text, lo, hi)
+    ranges = _outside_url_words(text, lo, hi)
     for pattern in find.DOT_TLD_RES:
         for range_start, range_end, deep in ranges:
             for m in pattern.finditer(text, range_start, range_end):

@@ -6,39 +6,34 @@ The fixture ``tests/data/history-v1.db`` and the answers schema 1 gave for it
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sqlite3
 import threading
-from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from reportkit import result
 
 from linkaudit.errors import StoreError
 from linkaudit.model import LinkKey, Status
-from linkaudit.store import SCHEMA_VERSION, Store, open_store
+from linkaudit.store import SCHEMA_VERSION, open_store
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-NOW = "2026-11-05T04:00:00Z"  # as in make_history_v1.py
 
 
-def _plain(value: object) -> object:
-    return json.loads(json.dumps(asdict(value), default=str))  # type: ignore[call-overload]
+def _load_fixture_script() -> ModuleType:
+    """``make_history_v1.py``, whose ``answers`` made the expected answers: the test asks the same questions."""
+    spec = importlib.util.spec_from_file_location("make_history_v1", DATA / "make_history_v1.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _answers(store: Store) -> dict[str, object]:
-    history = store.history()
-    cached = store.cached_ok(list(history), ttl=5 * 86400, now=NOW)
-    return {
-        "history": {k: _plain(v) for k, v in history.items()},
-        "previous_statuses": store.previous_run_statuses(),
-        "previous_report": _plain(store.previous_run_report()),
-        "report_before_day_4": _plain(store.previous_run_report(before="2026-11-04T12:00:00Z")),
-        "cached_ok": {k: _plain(v) for k, v in cached.items()},
-        "etag": list(store.get_etag("https://api.github.com/repos/a/ok") or ()),
-    }
+_answers = _load_fixture_script().answers
 
 
 @pytest.fixture()
